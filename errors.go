@@ -1,0 +1,53 @@
+package latch
+
+import (
+	"errors"
+	"time"
+)
+
+// Sentinel errors. Every failure a client can see wraps exactly one of them;
+// the HTTP layer maps them to statuses and problem codes in one table. Wrap
+// with fmt.Errorf("%w: ...") to add internal detail; check with errors.Is.
+var (
+	// ErrInvalidRequest: malformed or unexpected input.
+	ErrInvalidRequest = errors.New("invalid request")
+	// ErrInvalidEmail: not a plausible address.
+	ErrInvalidEmail = errors.New("invalid email")
+	// ErrWeakPassword: too short, too long, equal to the email or common.
+	ErrWeakPassword = errors.New("weak password")
+	// ErrEmailTaken: signup with an address that already has an account.
+	ErrEmailTaken = errors.New("email taken")
+	// ErrInvalidCredentials: unknown email or wrong password (one answer for both).
+	ErrInvalidCredentials = errors.New("invalid credentials")
+	// ErrUnauthenticated: no, expired, unknown or revoked session or access token.
+	ErrUnauthenticated = errors.New("unauthenticated")
+	// ErrInvalidRefreshToken: unknown, expired or revoked refresh token.
+	ErrInvalidRefreshToken = errors.New("invalid refresh token")
+	// ErrRefreshReused: a spent refresh token came back; its family is revoked.
+	ErrRefreshReused = errors.New("refresh token reused")
+	// ErrCSRF: a cross-origin state change or a missing or wrong CSRF token.
+	ErrCSRF = errors.New("csrf check failed")
+	// ErrWrongPassword: the current password of a password change is wrong.
+	ErrWrongPassword = errors.New("wrong password")
+	// ErrAccountDisabled: login to an account an admin disabled.
+	ErrAccountDisabled = errors.New("account disabled")
+	// ErrNotFound: no such thing, or not the caller's. Stores return it for
+	// unknown (or, where their contract says so, expired) records.
+	ErrNotFound = errors.New("not found")
+	// ErrRateLimited: too many attempts; see RateLimitError for when to retry.
+	ErrRateLimited = errors.New("rate limited")
+	// ErrUnavailable: a store does not answer. latch fails closed on it.
+	ErrUnavailable = errors.New("unavailable")
+	// ErrForbidden: authenticated, but not allowed.
+	ErrForbidden = errors.New("forbidden")
+)
+
+// RateLimitError is ErrRateLimited with the time after which a retry may succeed.
+type RateLimitError struct {
+	RetryAfter time.Duration
+}
+
+func (e *RateLimitError) Error() string { return "rate limited" }
+
+// Is makes errors.Is(err, ErrRateLimited) hold.
+func (e *RateLimitError) Is(target error) bool { return target == ErrRateLimited }

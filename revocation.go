@@ -1,0 +1,143 @@
+package latch
+
+import (
+	"context"
+	"sync"
+	"time"
+)
+
+// RevocationKind names what a revocation targets.
+type RevocationKind string
+
+// The kinds of revocation: one access token, every token of a session or
+// family, every token of a user issued before a time.
+const (
+	RevokeJTI RevocationKind = "jti"
+	RevokeSID RevocationKind = "sid"
+	RevokeSub RevocationKind = "sub"
+)
+
+// Revocation is one entry of the revocation log. Entries are kept until
+// Expires, when every token they could refuse has expired anyway.
+type Revocation struct {
+	Seq       int64 // cursor, assigned by the store, increasing
+	Kind      RevocationKind
+	Value     string    // the jti, sid or sub
+	NotBefore time.Time // RevokeSub: tokens issued before this are revoked
+	Expires   time.Time // the entry matters until then (the exp of its last possible token)
+	CreatedAt time.Time
+}
+
+// RevocationStore is the durable revocation log.
+type RevocationStore interface {
+	// AddRevocations appends entries, setting their Seq in place.
+	AddRevocations(ctx context.Context, revs []*Revocation) error
+	// RevocationsSince returns the entries with Seq > after whose Expires
+	// is after now, in Seq order, at most limit of them (limit <= 0: all).
+	RevocationsSince(ctx context.Context, after int64, now time.Time, limit int) ([]*Revocation, error)
+	// DeleteExpiredRevocations removes entries that expired before now.
+	DeleteExpiredRevocations(ctx context.Context, now time.Time) (int, error)
+}
+
+// RevocationList is the in-memory revocation set checked on every request:
+// map lookups only, safe for concurrent use. The zero value is ready.
+type RevocationList struct {
+	mu     sync.RWMutex
+	jti    map[string]time.Time // value -> expires
+	sid    map[string]time.Time
+	sub    map[string]subEntry
+	cursor int64
+}
+
+type subEntry struct{ notBefore, expires time.Time }
+
+// Add applies entries; older or duplicate ones are merged.
+func (l *RevocationList) Add(revs ...*Revocation) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.jti == nil {
+		l.jti, l.sid, l.sub = map[string]time.Time{}, map[string]time.Time{}, map[string]subEntry{}
+	}
+	for _, r := range revs {
+		switch r.Kind {
+		case RevokeJTI:
+			if r.Expires.After(l.jti[r.Value]) {
+				l.jti[r.Value] = r.Expires
+			}
+		case RevokeSID:
+			if r.Expires.After(l.sid[r.Value]) {
+				l.sid[r.Value] = r.Expires
+			}
+		case RevokeSub:
+			e := l.sub[r.Value]
+			if r.NotBefore.After(e.notBefore) {
+				e.notBefore = r.NotBefore
+			}
+			if r.Expires.After(e.expires) {
+				e.expires = r.Expires
+			}
+			l.sub[r.Value] = e
+		}
+		if r.Seq > l.cursor {
+			l.cursor = r.Seq
+		}
+	}
+}
+
+// Cursor is the highest Seq applied.
+func (l *RevocationList) Cursor() int64 {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	return l.cursor
+}
+
+// Revoked reports whether a credential with this jti, sid and subject,
+// issued at iat, has been revoked. Empty values match nothing.
+func (l *RevocationList) Revoked(jti, sid, sub string, iat time.Time) bool {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	if jti != "" {
+		if _, ok := l.jti[jti]; ok {
+			return true
+		}
+	}
+	if sid != "" {
+		if _, ok := l.sid[sid]; ok {
+			return true
+		}
+	}
+	if sub != "" {
+		if e, ok := l.sub[sub]; ok && iat.Before(e.notBefore) {
+			return true
+		}
+	}
+	return false
+}
+
+// Prune forgets entries that expired before now.
+func (l *RevocationList) Prune(now time.Time) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for k, exp := range l.jti {
+		if exp.Before(now) {
+			delete(l.jti, k)
+		}
+	}
+	for k, exp := range l.sid {
+		if exp.Before(now) {
+			delete(l.sid, k)
+		}
+	}
+	for k, e := range l.sub {
+		if e.expires.Before(now) {
+			delete(l.sub, k)
+		}
+	}
+}
+
+// Len is the number of live entries, for metrics.
+func (l *RevocationList) Len() int {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	return len(l.jti) + len(l.sid) + len(l.sub)
+}

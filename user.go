@@ -1,0 +1,35 @@
+package latch
+
+import (
+	"context"
+	"time"
+)
+
+// DefaultRole is the role of a new account.
+const DefaultRole = "user"
+
+// User is an account. Email is stored normalised (see the email package);
+// PasswordHash is a PHC string, so its parameters can be raised later.
+type User struct {
+	ID           string
+	Email        string
+	PasswordHash string
+	Role         string
+	Disabled     bool
+	CreatedAt    time.Time
+	UpdatedAt    time.Time
+}
+
+// UserStore persists accounts.
+type UserStore interface {
+	// CreateUser inserts u (ID set by the caller). It returns ErrEmailTaken
+	// when the normalised email already has an account.
+	CreateUser(ctx context.Context, u *User) error
+	// UserByID returns ErrNotFound for an unknown ID.
+	UserByID(ctx context.Context, id string) (*User, error)
+	// UserByEmail looks up a normalised email; ErrNotFound when unknown.
+	UserByEmail(ctx context.Context, email string) (*User, error)
+	// UpdateUser writes PasswordHash, Role, Disabled and UpdatedAt of an
+	// existing user; ErrNotFound when unknown.
+	UpdateUser(ctx context.Context, u *User) error
+}
