@@ -1,0 +1,12 @@
+package password
+
+// SetInside makes h call f while it holds a slot, just before argon2, so
+// tests can hold slots and count how many are held at once. Call it before
+// h is used.
+func SetInside(h *Hasher, f func()) { h.inside = f }
+
+// Waiting returns how many callers wait for a slot of h.
+func Waiting(h *Hasher) int { return int(h.waiting.Load()) }
+
+// CommonCount returns how many distinct common passwords p refuses.
+func CommonCount(p *Policy) int { return len(p.common) }
