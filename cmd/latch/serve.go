@@ -1,0 +1,249 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	nethttp "net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/latch-dev/latch"
+	"github.com/latch-dev/latch/email"
+	"github.com/latch-dev/latch/http"
+	"github.com/latch-dev/latch/jose"
+	"github.com/latch-dev/latch/memory"
+	"github.com/latch-dev/latch/password"
+	"github.com/latch-dev/latch/sqlite"
+)
+
+// stores is one opened database: every store interface and its lifecycle.
+type stores struct {
+	users    latch.UserStore
+	sessions latch.SessionStore
+	revs     latch.RevocationStore
+	keys     latch.KeyStore
+	ping     func(context.Context) error
+	close    func() error
+	// single is true when this process is the only writer (SQLite, memory),
+	// so sessions may be cached in process.
+	single bool
+}
+
+// openStores opens --db.
+func openStores(ctx context.Context, db string) (*stores, error) {
+	switch {
+	case db == "memory:":
+		return &stores{users: &memory.UserStore{}, sessions: &memory.SessionStore{}, revs: &memory.RevocationStore{},
+			keys: &memory.KeyStore{}, single: true,
+			ping: func(context.Context) error { return nil }, close: func() error { return nil }}, nil
+	case strings.HasPrefix(db, "sqlite:"):
+		path := strings.TrimPrefix(db, "sqlite:")
+		if dir := filepath.Dir(path); dir != "" {
+			if err := os.MkdirAll(dir, 0o700); err != nil {
+				return nil, fmt.Errorf("creating the database directory: %w", err)
+			}
+		}
+		d, err := sqlite.Open(ctx, path)
+		if err != nil {
+			return nil, err
+		}
+		return &stores{users: d, sessions: d, revs: d, keys: d, single: true, ping: d.Ping, close: d.Close}, nil
+	}
+	return nil, usageError{validateDB(db)}
+}
+
+// keyMaterial loads (creating on first start) the signing keys.
+type keyMaterial struct {
+	set    *jose.KeySet
+	store  latch.KeyStore
+	sealer *jose.Sealer
+}
+
+func loadKeys(ctx context.Context, cfg *Config, st latch.KeyStore) (*keyMaterial, error) {
+	if cfg.JWTAlg == "HS256" {
+		set, err := jose.NewHMACKeySet([]byte(cfg.HS256Secret))
+		if err != nil {
+			return nil, usageError{fmt.Errorf("--hs256-secret: %w", err)}
+		}
+		return &keyMaterial{set: set, store: st}, nil
+	}
+	km := &keyMaterial{store: st}
+	if cfg.MasterKey != "" {
+		s, err := jose.NewSealer(cfg.MasterKey)
+		if err != nil {
+			return nil, usageError{fmt.Errorf("--master-key: %w", err)}
+		}
+		km.sealer = s
+	}
+	k, err := jose.GenerateKey(cfg.JWTAlg, time.Now().UTC())
+	if err != nil {
+		return nil, err
+	}
+	if km.sealer != nil {
+		if k, err = km.sealer.Seal(k); err != nil {
+			return nil, err
+		}
+	}
+	if _, err := st.InitKey(ctx, k); err != nil {
+		return nil, fmt.Errorf("storing the first signing key: %w", err)
+	}
+	keys, err := st.Keys(ctx)
+	if err != nil {
+		return nil, err
+	}
+	km.set, err = jose.NewKeySet(jose.KeySetConfig{Alg: cfg.JWTAlg, AccessTTL: cfg.AccessTTL, Sealer: km.sealer}, keys)
+	if err != nil {
+		return nil, err
+	}
+	return km, nil
+}
+
+// reload picks up keys rotated by `latch keys rotate` or another instance,
+// and deletes keys whose last token has expired.
+func (km *keyMaterial) reload(ctx context.Context, accessTTL time.Duration) error {
+	if km.set.Alg() == "HS256" {
+		return nil
+	}
+	if _, err := km.store.DeleteKeysRetiredBefore(ctx, time.Now().Add(-accessTTL-latch.Leeway)); err != nil {
+		return err
+	}
+	keys, err := km.store.Keys(ctx)
+	if err != nil {
+		return err
+	}
+	return km.set.Reload(keys)
+}
+
+func newLogger(cfg *Config, w io.Writer) *slog.Logger {
+	var lvl slog.Level
+	_ = lvl.UnmarshalText([]byte(cfg.LogLevel))
+	opts := &slog.HandlerOptions{Level: lvl}
+	if cfg.LogFormat == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// serve runs the server until ctx ends (SIGTERM, SIGINT), then drains
+// in-flight requests for up to 10 s and exits cleanly.
+func serve(ctx context.Context, args []string, stderr io.Writer, getenv func(string) string) error {
+	var cfg Config
+	if err := parseFlags(cfg.flagSet("serve"), args, getenv); err != nil {
+		return usageError{err}
+	}
+	if err := cfg.validate(); err != nil {
+		return usageError{err}
+	}
+	logger := newLogger(&cfg, stderr)
+
+	st, err := openStores(ctx, cfg.DB)
+	if err != nil {
+		return err
+	}
+	defer st.close()
+	km, err := loadKeys(ctx, &cfg, st.keys)
+	if err != nil {
+		return err
+	}
+
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("--addr %s: %w", cfg.Addr, err)
+	}
+	defer ln.Close()
+	issuer := strings.TrimSuffix(cfg.Issuer, "/")
+	if issuer == "" {
+		issuer = "http://" + ln.Addr().String()
+	}
+	audience := cfg.Audience
+	if audience == "" {
+		audience = issuer
+	}
+
+	metrics := http.NewMetrics()
+	hasher, err := password.New(password.Config{Observe: func(d time.Duration) { metrics.HashSeconds.Observe(d.Seconds()) }})
+	if err != nil {
+		return err
+	}
+	verifier, err := jose.NewVerifier(km.set, issuer, audience)
+	if err != nil {
+		return err
+	}
+	policy := password.NewPolicy()
+	svc := &latch.Service{
+		Config: latch.Config{
+			Issuer: issuer, Audience: []string{audience},
+			AccessTTL: cfg.AccessTTL, RefreshTTL: cfg.RefreshTTL, RefreshAbsoluteTTL: cfg.RefreshAbsoluteTTL,
+			RefreshReuseGrace: cfg.RefreshReuseGrace, SessionIdleTimeout: cfg.SessionIdleTimeout,
+			SessionAbsoluteTimeout: cfg.SessionAbsoluteTimeout, MaxSessionsPerUser: cfg.MaxSessionsPerUser,
+			CacheSessions: st.single,
+		},
+		Users: st.users, Sessions: st.sessions, Revocations: st.revs,
+		Hasher: hasher, Signer: jose.NewSigner(km.set), Verifier: verifier,
+		Throttle:       memory.NewLoginThrottle(cfg.LoginMaxFailures, cfg.LoginFailureWindow),
+		NormalizeEmail: email.Normalize, CheckPassword: policy.Check, DummyHash: hasher.Dummy(),
+		Logger: logger, OnLogin: metrics.Login,
+	}
+	if err := svc.Start(ctx); err != nil {
+		return err
+	}
+	defer svc.Close()
+	metrics.Gauge("latch_revocations_live", "Entries in the in-memory revocation set.", func() float64 { return float64(svc.RevokedCount()) })
+	srv := &http.Server{
+		Service: svc, Keys: km.set, Issuer: issuer, AdminKey: cfg.AdminKey, Clients: cfg.Clients.Map(),
+		InsecureCookies: cfg.InsecureCookies, Metrics: metrics, Logger: logger,
+		Checks: []http.Check{{Name: "db", Check: st.ping}},
+	}
+	if cfg.LoginIPRate > 0 {
+		srv.IPLimiter = memory.NewRateLimiter(cfg.LoginIPRate)
+	}
+	hs := http.NewHTTPServer(srv.Handler(), logger)
+	hs.RegisterOnShutdown(srv.Close)
+
+	go func() {
+		t := time.NewTicker(10 * time.Second)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				if err := km.reload(ctx, cfg.AccessTTL); err != nil && ctx.Err() == nil {
+					logger.Warn("reloading signing keys", "err", err)
+				}
+			}
+		}
+	}()
+
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(ln) }()
+	logger.Info("listening", "addr", ln.Addr().String(), "issuer", issuer, "db", dbKind(cfg.DB), "alg", cfg.JWTAlg)
+
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	logger.Info("shutting down", "drain", "10s")
+	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := hs.Shutdown(sctx); err != nil {
+		logger.Warn("drain incomplete", "err", err)
+	}
+	if err := <-errc; err != nil && !errors.Is(err, nethttp.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+// dbKind names the database without its credentials.
+func dbKind(db string) string {
+	kind, _, _ := strings.Cut(db, ":")
+	return kind
+}

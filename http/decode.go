@@ -1,0 +1,167 @@
+package http
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"strings"
+)
+
+// maxBody is the largest request body accepted (API.md §2).
+const maxBody = 64 << 10
+
+// readBody reads the whole body within maxBody.
+func readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
+	if r.ContentLength > maxBody {
+		return nil, errBodyTooLarge
+	}
+	b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
+	var mbe *http.MaxBytesError
+	if errors.As(err, &mbe) {
+		return nil, errBodyTooLarge
+	}
+	if err != nil {
+		return nil, badRequest("the body could not be read")
+	}
+	return b, nil
+}
+
+// decodeJSON reads a JSON object into dst strictly: Content-Type
+// application/json (any charset), at most 64 KiB, no unknown or duplicate
+// keys, no trailing data. With allowEmpty an empty body (with or without a
+// content type) leaves dst untouched: endpoints that take no fields.
+func decodeJSON(w http.ResponseWriter, r *http.Request, dst any, allowEmpty bool) error {
+	ct := r.Header.Get("Content-Type")
+	if ct != "" {
+		mt, _, err := mime.ParseMediaType(ct)
+		if err != nil || mt != "application/json" {
+			return errMediaType
+		}
+	}
+	b, err := readBody(w, r)
+	if err != nil {
+		return err
+	}
+	if len(bytes.TrimSpace(b)) == 0 && allowEmpty {
+		return nil
+	}
+	if ct == "" {
+		return errMediaType
+	}
+	if err := checkObject(b); err != nil {
+		return err
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(dst); err != nil {
+		return decodeError(err)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return badRequest("unexpected data after the JSON object")
+	}
+	return nil
+}
+
+// checkObject requires one JSON object whose keys are unique at every level
+// (encoding/json silently keeps the last of duplicate keys, which lets two
+// parsers disagree about a request).
+func checkObject(b []byte) error {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
+	tok, err := dec.Token()
+	if err != nil {
+		return badRequest("the body is not valid JSON")
+	}
+	if d, ok := tok.(json.Delim); !ok || d != '{' {
+		return badRequest("the body must be a JSON object")
+	}
+	if err := walkObject(dec); err != nil {
+		return err
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return badRequest("unexpected data after the JSON object")
+	}
+	return nil
+}
+
+// walkObject consumes an object whose '{' was read, checking for duplicate keys.
+func walkObject(dec *json.Decoder) error {
+	seen := map[string]bool{}
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return badRequest("the body is not valid JSON")
+		}
+		key, _ := tok.(string)
+		if seen[key] {
+			return badRequest(fmt.Sprintf("duplicate field %q", safeName(key)))
+		}
+		seen[key] = true
+		if err := walkValue(dec); err != nil {
+			return err
+		}
+	}
+	if _, err := dec.Token(); err != nil { // the closing '}'
+		return badRequest("the body is not valid JSON")
+	}
+	return nil
+}
+
+func walkValue(dec *json.Decoder) error {
+	tok, err := dec.Token()
+	if err != nil {
+		return badRequest("the body is not valid JSON")
+	}
+	d, ok := tok.(json.Delim)
+	if !ok {
+		return nil
+	}
+	switch d {
+	case '{':
+		return walkObject(dec)
+	case '[':
+		for dec.More() {
+			if err := walkValue(dec); err != nil {
+				return err
+			}
+		}
+		if _, err := dec.Token(); err != nil {
+			return badRequest("the body is not valid JSON")
+		}
+	}
+	return nil
+}
+
+// decodeError explains a decoding failure by field name only, never by value.
+func decodeError(err error) error {
+	var te *json.UnmarshalTypeError
+	if errors.As(err, &te) {
+		return badRequest(fmt.Sprintf("field %q has the wrong type", safeName(te.Field)))
+	}
+	if msg := err.Error(); strings.HasPrefix(msg, "json: unknown field ") {
+		return badRequest("unknown field " + safeName(strings.TrimPrefix(msg, "json: unknown field ")))
+	}
+	return badRequest("the body is not valid JSON")
+}
+
+// safeName bounds a field name echoed in an error (it is client input).
+func safeName(s string) string {
+	if len(s) > 40 {
+		s = s[:40]
+	}
+	return strings.ToValidUTF8(s, "?")
+}
+
+// required reports the first missing field.
+func required(fields ...any) error {
+	for i := 0; i+1 < len(fields); i += 2 {
+		if p, ok := fields[i+1].(*string); ok && p == nil {
+			return badRequest(fmt.Sprintf("field %q is required", fields[i]))
+		}
+	}
+	return nil
+}

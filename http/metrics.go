@@ -1,0 +1,115 @@
+package http
+
+import (
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// Metrics are latch's Prometheus metrics, on a registry of their own (no
+// global state).
+type Metrics struct {
+	Registry *prometheus.Registry
+
+	requests *prometheus.CounterVec
+	duration *prometheus.HistogramVec
+	logins   *prometheus.CounterVec
+	panics   prometheus.Counter
+	// HashSeconds observes every password hash and comparison.
+	HashSeconds prometheus.Histogram
+}
+
+// NewMetrics registers latch's metrics and the Go and process collectors.
+func NewMetrics() *Metrics {
+	m := &Metrics{
+		Registry: prometheus.NewRegistry(),
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "latch_http_requests_total", Help: "HTTP requests by route and status.",
+		}, []string{"route", "status"}),
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "latch_http_request_duration_seconds", Help: "HTTP request latency by route.",
+			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5},
+		}, []string{"route"}),
+		logins: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "latch_logins_total", Help: "Login attempts by outcome.",
+		}, []string{"outcome"}),
+		panics: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "latch_http_panics_total", Help: "Handler panics recovered (answered 500).",
+		}),
+		HashSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "latch_password_hash_seconds", Help: "Latency of argon2id hashes and comparisons.",
+			Buckets: []float64{.005, .01, .02, .03, .05, .075, .1, .25, .5, 1, 2.5},
+		}),
+	}
+	m.Registry.MustRegister(m.requests, m.duration, m.logins, m.panics, m.HashSeconds,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return m
+}
+
+// Login counts one login attempt by outcome.
+func (m *Metrics) Login(outcome string) { m.logins.WithLabelValues(outcome).Inc() }
+
+// Gauge registers a gauge read at scrape time (active sessions, revocations...).
+func (m *Metrics) Gauge(name, help string, fn func() float64) {
+	m.Registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help}, fn))
+}
+
+func (m *Metrics) handler() http.Handler {
+	return promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{})
+}
+
+func (m *Metrics) observe(route string, status int) {
+	m.requests.WithLabelValues(route, strconv.Itoa(status)).Inc()
+}
+
+// instrument counts requests by route and status, times them, and bounds
+// how many run at once (streams aside): beyond MaxInFlight a request gets
+// a fast 503 rather than queueing without limit.
+func (s *Server) instrument(route string, next http.Handler, stream bool) http.Handler {
+	dur := s.Metrics.duration.WithLabelValues(route)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !stream {
+			select {
+			case s.inflight <- struct{}{}:
+				defer func() { <-s.inflight }()
+			default:
+				s.Metrics.observe(route, 503)
+				s.writeError(w, r, errOverloaded)
+				return
+			}
+		}
+		start := time.Now()
+		rec := &statusRecorder{ResponseWriter: w, status: 200}
+		next.ServeHTTP(rec, r)
+		if !stream {
+			dur.Observe(time.Since(start).Seconds())
+		}
+		s.Metrics.observe(route, rec.status)
+	})
+}
+
+// statusRecorder remembers the status written.
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+	wrote  bool
+}
+
+func (r *statusRecorder) WriteHeader(code int) {
+	if !r.wrote {
+		r.status, r.wrote = code, true
+	}
+	r.ResponseWriter.WriteHeader(code)
+}
+
+func (r *statusRecorder) Write(b []byte) (int, error) {
+	r.wrote = true
+	return r.ResponseWriter.Write(b)
+}
+
+// Unwrap lets http.ResponseController reach Flush and deadlines.
+func (r *statusRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }

@@ -1,0 +1,274 @@
+package http
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"errors"
+	"log/slog"
+	"net"
+	"net/http"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/latch-dev/latch"
+)
+
+// KeySource publishes the token verification keys.
+type KeySource interface {
+	// JWKS returns the JSON Web Key Set document.
+	JWKS() []byte
+}
+
+// Check is a readiness check. A failing required check makes /readyz 503;
+// a failing optional one makes it "degraded".
+type Check struct {
+	Name     string
+	Optional bool
+	Check    func(ctx context.Context) error
+}
+
+// Server is latch's HTTP front end. Set the fields, then use Handler and
+// NewHTTPServer.
+type Server struct {
+	Service *latch.Service
+	Keys    KeySource
+	Issuer  string // base of the discovery URLs
+
+	// AdminKey is the bearer key of /v1/admin/*; empty disables the admin API.
+	AdminKey string
+	// Clients are resource servers (ID -> secret) allowed to introspect and
+	// follow the revocation stream.
+	Clients map[string]string
+	// InsecureCookies drops Secure and the __Host-/__Secure- prefixes.
+	InsecureCookies bool
+	// IPLimiter throttles login and signup per client IP; nil = off.
+	IPLimiter latch.RateLimiter
+	// Checks feed /readyz.
+	Checks []Check
+	// MaxInFlight bounds concurrent requests (the revocation stream aside);
+	// beyond it requests get a fast 503. 0 means 4096.
+	MaxInFlight int
+
+	Metrics *Metrics
+	Logger  *slog.Logger
+	Now     func() time.Time
+
+	once     sync.Once
+	cookies  cookieNames
+	inflight chan struct{}
+	closing  chan struct{}
+	closed   sync.Once
+}
+
+func (s *Server) init() {
+	s.once.Do(func() {
+		if s.Logger == nil {
+			s.Logger = slog.New(slog.DiscardHandler)
+		}
+		if s.Now == nil {
+			s.Now = time.Now
+		}
+		if s.Metrics == nil {
+			s.Metrics = NewMetrics()
+		}
+		if s.MaxInFlight <= 0 {
+			s.MaxInFlight = 4096
+		}
+		s.inflight = make(chan struct{}, s.MaxInFlight)
+		s.closing = make(chan struct{})
+		s.cookies = newCookieNames(!s.InsecureCookies)
+	})
+}
+
+// Close ends long-lived responses (the revocation stream) so that a
+// graceful shutdown does not wait for them.
+func (s *Server) Close() {
+	s.init()
+	s.closed.Do(func() { close(s.closing) })
+}
+
+// NewHTTPServer returns an *http.Server for h with latch's limits: headers
+// of at most 64 KiB within 10 s, bodies within 30 s, idle connections
+// dropped after 2 minutes.
+func NewHTTPServer(h http.Handler, logger *slog.Logger) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
+}
+
+// route maps methods to the handlers of one path.
+type route map[string]http.HandlerFunc
+
+// dispatch serves a route; other methods get a problem+json 405.
+func (s *Server) dispatch(rt route) http.HandlerFunc {
+	allow := make([]string, 0, len(rt))
+	for m := range rt {
+		allow = append(allow, m)
+	}
+	slices.Sort(allow)
+	return func(w http.ResponseWriter, r *http.Request) {
+		h, ok := rt[r.Method]
+		if !ok && r.Method == http.MethodHead {
+			h, ok = rt[http.MethodGet]
+		}
+		if !ok {
+			w.Header().Set("Allow", strings.Join(allow, ", "))
+			s.writeError(w, r, errMethod)
+			return
+		}
+		h(w, r)
+	}
+}
+
+// Handler returns the complete HTTP handler.
+func (s *Server) Handler() http.Handler {
+	s.init()
+	mux := http.NewServeMux()
+	handle := func(pattern string, rt route, stream bool) {
+		mux.Handle(pattern, s.instrument(pattern, s.dispatch(rt), stream))
+	}
+	handle("/healthz", route{"GET": s.healthz}, false)
+	handle("/readyz", route{"GET": s.readyz}, false)
+	handle("/metrics", route{"GET": s.Metrics.handler().ServeHTTP}, false)
+
+	handle("/v1/signup", route{"POST": s.limited(s.signup)}, false)
+	handle("/v1/login", route{"POST": s.limited(s.login)}, false)
+	handle("/v1/whoami", route{"GET": s.whoami}, false)
+	handle("/v1/logout", route{"POST": s.logout}, false)
+	handle("/v1/logout-all", route{"POST": s.logoutAll}, false)
+	handle("/v1/sessions", route{"GET": s.listSessions}, false)
+	handle("/v1/sessions/{id}", route{"DELETE": s.deleteSession}, false)
+	handle("/v1/password", route{"POST": s.changePassword}, false)
+	handle("/v1/token/refresh", route{"POST": s.refresh}, false)
+	handle("/v1/token/exchange", route{"POST": s.exchange}, false)
+	handle("/v1/revocations", route{"GET": s.revocations}, true)
+
+	handle("/.well-known/jwks.json", route{"GET": s.jwks}, false)
+	handle("/.well-known/oauth-authorization-server", route{"GET": s.discovery}, false)
+	handle("/oauth2/introspect", route{"POST": s.introspect}, false)
+	handle("/oauth2/revoke", route{"POST": s.revoke}, false)
+
+	handle("/v1/admin/users/{id}/sessions", route{"GET": s.admin(s.adminSessions)}, false)
+	handle("/v1/admin/users/{id}/revoke", route{"POST": s.admin(s.adminRevoke)}, false)
+	handle("/v1/admin/users/{id}/role", route{"POST": s.admin(s.adminRole)}, false)
+	handle("/v1/admin/users/{id}/disable", route{"POST": s.admin(s.adminDisable(true))}, false)
+	handle("/v1/admin/users/{id}/enable", route{"POST": s.admin(s.adminDisable(false))}, false)
+
+	mux.Handle("/", s.instrument("other", http.HandlerFunc(s.notFound), false))
+	return s.recoverer(s.crossOrigin(mux))
+}
+
+func (s *Server) notFound(w http.ResponseWriter, r *http.Request) {
+	s.writeError(w, r, latch.ErrNotFound)
+}
+
+// recoverer turns a panic into a logged, counted 500; it never reaches the client as a crash.
+func (s *Server) recoverer(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			if v := recover(); v != nil {
+				if v == http.ErrAbortHandler {
+					panic(v)
+				}
+				s.Metrics.panics.Inc()
+				s.Logger.Error("panic serving request", "method", r.Method, "path", r.URL.Path, "panic", v)
+				s.writeError(w, r, errors.New("panic"))
+			}
+		}()
+		next.ServeHTTP(w, r)
+	})
+}
+
+// crossOrigin is CSRF layer one (API.md §2): a state-changing request that
+// a browser marks as cross-origin is refused, login and signup included.
+// http.CrossOriginProtection does the Sec-Fetch-Site / Origin check; it lets
+// through requests with neither header (non-browser clients), which the
+// SameSite cookies and the synchronizer token (layer two) then cover.
+func (s *Server) crossOrigin(next http.Handler) http.Handler {
+	cop := http.NewCrossOriginProtection()
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !safeMethod(r.Method) {
+			if err := cop.Check(r); err != nil || r.Header.Get("Origin") == "null" {
+				s.Metrics.observe("csrf", 403)
+				s.writeError(w, r, latch.ErrCSRF)
+				return
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+func safeMethod(m string) bool {
+	return m == http.MethodGet || m == http.MethodHead || m == http.MethodOptions
+}
+
+// limited applies the per-IP token bucket of login and signup.
+func (s *Server) limited(next http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if s.IPLimiter != nil {
+			wait, err := s.IPLimiter.Allow(r.Context(), clientIP(r), s.Now())
+			if err != nil {
+				s.writeError(w, r, err)
+				return
+			}
+			if wait > 0 {
+				s.writeError(w, r, &latch.RateLimitError{RetryAfter: wait})
+				return
+			}
+		}
+		next(w, r)
+	}
+}
+
+// clientIP is the peer address. X-Forwarded-For is not trusted: anyone
+// can send it.
+func clientIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+// admin guards the admin API with the bearer admin key (compared in
+// constant time over fixed-length digests).
+func (s *Server) admin(next http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if s.AdminKey == "" {
+			s.writeError(w, r, latch.ErrNotFound)
+			return
+		}
+		tok, ok := bearerToken(r)
+		want := sha256.Sum256([]byte(s.AdminKey))
+		got := sha256.Sum256([]byte(tok))
+		if !ok || subtle.ConstantTimeCompare(want[:], got[:]) != 1 {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="latch-admin"`)
+			s.writeError(w, r, latch.ErrUnauthenticated)
+			return
+		}
+		next(w, r)
+	}
+}
+
+// client authenticates a resource server by HTTP Basic auth.
+func (s *Server) client(r *http.Request) bool {
+	id, secret, ok := r.BasicAuth()
+	if !ok {
+		return false
+	}
+	want, known := s.Clients[id]
+	if !known {
+		want = "\x00unknown-client" // same work for unknown IDs
+	}
+	a, b := sha256.Sum256([]byte(want)), sha256.Sum256([]byte(secret))
+	return subtle.ConstantTimeCompare(a[:], b[:]) == 1 && known
+}
