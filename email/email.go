@@ -49,9 +49,10 @@ const maxInput = 4 * 1024
 //     and hyphens, neither starting nor ending with a hyphen, and a top-level
 //     label that is not all digits (so no bare IPv4 address).
 //
-// Input that is not valid UTF-8 or has a control character anywhere, even in
-// the white space around it, is refused rather than cleaned: "a@b.c\r\n" is
-// more likely an injection attempt than a typo.
+// Surrounding white space (tabs and line breaks included) is trimmed, as
+// API.md asks; input that is not valid UTF-8 or has a control character
+// left inside the address is refused rather than cleaned: "a@b.c\r\nBcc:
+// x@y.z" is an injection attempt, not a typo.
 //
 // Normalize is idempotent: Normalize of a result is that result.
 func Normalize(s string) (string, error) {
@@ -61,10 +62,11 @@ func Normalize(s string) (string, error) {
 	if !utf8.ValidString(s) {
 		return "", invalid("not valid UTF-8")
 	}
+	s = strings.TrimSpace(s)
 	if strings.ContainsFunc(s, unicode.IsControl) {
 		return "", invalid("contains a control character")
 	}
-	n := fold(strings.TrimSpace(s))
+	n := fold(s)
 	// Lower-casing can, for a few characters, yield text that NFKC would
 	// change again. Folding until nothing changes keeps Normalize idempotent,
 	// so an address stored normalized always matches itself; text that does

@@ -35,6 +35,8 @@ func TestNormalize(t *testing.T) {
 		{"user@example.com", "user@example.com"},
 		{"User@Example.COM", "user@example.com"},
 		{"  user@example.com \u00a0\u3000", "user@example.com"},
+		{"\tuser@example.com", "user@example.com"},   // surrounding white space is trimmed (API.md)
+		{"user@example.com\r\n", "user@example.com"}, // ... line breaks included
 		{"ＡＢＣ@example.com", "abc@example.com"},
 		{"ｂｏｂ＠ｅｘａｍｐｌｅ．ｃｏｍ", "bob@example.com"},
 		{"ﬁle@example.com", "file@example.com"},             // ligature
@@ -76,8 +78,6 @@ func TestNormalize(t *testing.T) {
 		{"space in local part", "user name@example.com"},
 		{"space in domain", "user@exa mple.com"},
 		{"header injection", "user@example.com\r\nBcc: x@y.z"},
-		{"trailing CRLF", "user@example.com\r\n"},
-		{"leading tab", "\tuser@example.com"},
 		{"NUL", "user\x00@example.com"},
 		{"DEL", "user\x7f@example.com"},
 		{"C1 control", "user\u0085@example.com"},
