@@ -3,6 +3,7 @@ package latch
 import (
 	"context"
 	"crypto/subtle"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"time"
@@ -95,7 +96,9 @@ func (s *Service) checkCredentials(ctx context.Context, email, password string) 
 	}
 	account := norm
 	if account == "" {
-		account = "invalid:" + email
+		// Keyed by a digest: the raw input is up to a request body long, and
+		// the throttle keeps its keys for a whole window.
+		account = "invalid:" + base64.RawURLEncoding.EncodeToString(HashSecret(email))
 	}
 	if s.Throttle != nil {
 		wait, err := s.Throttle.Locked(ctx, account, s.Now())
@@ -280,15 +283,14 @@ func (s *Service) AuthenticateSession(ctx context.Context, secret string) (*Prin
 	if secret == "" || len(secret) > 256 {
 		return nil, ErrUnauthenticated
 	}
-	hash := HashSecret(secret)
-	sess, err := s.sessionByHash(ctx, hash)
+	now := s.Now()
+	sess, err := s.useSession(ctx, HashSecret(secret), now)
 	if errors.Is(err, ErrNotFound) {
 		return nil, ErrUnauthenticated
 	}
 	if err != nil {
 		return nil, storeErr(err)
 	}
-	now := s.Now()
 	if sess.Kind != KindSession || !sess.Live(now) || s.revoked.Revoked("", sess.ID, sess.UserID, sess.CreatedAt) {
 		return nil, ErrUnauthenticated
 	}
@@ -302,10 +304,6 @@ func (s *Service) AuthenticateSession(ctx context.Context, secret string) (*Prin
 	if u.Disabled {
 		return nil, ErrUnauthenticated
 	}
-	sess, err = s.touch(ctx, sess, now)
-	if err != nil {
-		return nil, err
-	}
 	return &Principal{User: u, Method: KindSession, SessionID: sess.ID, Session: sess, ExpiresAt: sess.Deadline()}, nil
 }
 
@@ -314,6 +312,19 @@ func (s *Service) sessionByHash(ctx context.Context, hash []byte) (*Session, err
 		return s.cache.lookup(ctx, hash)
 	}
 	return s.Sessions.SessionByTokenHash(ctx, hash)
+}
+
+// useSession looks a cookie session up and slides its idle deadline: in
+// one round trip when the store offers it, else lookup then touch.
+func (s *Service) useSession(ctx context.Context, hash []byte, now time.Time) (*Session, error) {
+	if su, ok := s.Sessions.(SessionUser); ok && s.cache == nil {
+		return su.UseSession(ctx, hash, now, s.Config.SessionIdleTimeout)
+	}
+	sess, err := s.sessionByHash(ctx, hash)
+	if err != nil || sess.Kind != KindSession || !sess.Live(now) {
+		return sess, err
+	}
+	return s.touch(ctx, sess, now)
 }
 
 // touch slides the idle deadline. With the cache the new deadline is exact

@@ -51,6 +51,7 @@ type Service struct {
 	Signer      TokenSigner
 	Verifier    TokenVerifier
 	Throttle    LoginThrottle // optional
+	Bus         RevocationBus // optional: fans revocations out to other instances
 
 	// NormalizeEmail trims, normalises and validates an address; errors
 	// wrap ErrInvalidEmail.
@@ -74,9 +75,12 @@ type Service struct {
 	tokens  *tokenCache
 	users   *userCache
 
-	subMu   sync.Mutex
-	subs    map[*subscriber]struct{}
-	seenSeq map[int64]struct{} // revocations already broadcast (own and followed)
+	subMu sync.Mutex
+	subs  map[*subscriber]struct{}
+
+	logMu     sync.Mutex // serialises followLog
+	logCursor int64      // Seq of the last entry read from the durable log
+	kick      chan struct{}
 
 	stop chan struct{}
 	wg   sync.WaitGroup
@@ -106,7 +110,7 @@ func (s *Service) Start(ctx context.Context) error {
 	}
 	s.stop = make(chan struct{})
 	s.subs = map[*subscriber]struct{}{}
-	s.seenSeq = map[int64]struct{}{}
+	s.kick = make(chan struct{}, 1)
 	s.tokens = newTokenCache(100_000)
 	ttl := time.Duration(0)
 	if !s.Config.CacheSessions {
@@ -116,15 +120,16 @@ func (s *Service) Start(ctx context.Context) error {
 	if s.Config.CacheSessions {
 		s.cache = newSessionCache(s.Sessions)
 	}
-	if err := s.catchUp(ctx); err != nil {
+	if err := s.followLog(ctx); err != nil {
 		return fmt.Errorf("loading the revocation log: %w", err)
 	}
+	s.followLoop()
 	s.loop(time.Minute, s.janitor)
 	if s.cache != nil {
 		s.loop(500*time.Millisecond, func(ctx context.Context) error { return s.cache.flush(ctx) })
 	}
-	if s.Config.FollowInterval > 0 {
-		s.loop(s.Config.FollowInterval, s.catchUp)
+	if s.Bus != nil {
+		s.followBus()
 	}
 	return nil
 }
@@ -180,18 +185,40 @@ func (s *Service) janitor(ctx context.Context) error {
 	return err
 }
 
-// catchUp applies revocations from the durable log that this process has
-// not seen yet (at start, and from other instances when following).
-func (s *Service) catchUp(ctx context.Context) error {
-	for {
-		revs, err := s.Revocations.RevocationsSince(ctx, s.revoked.Cursor(), s.Now(), 1000)
-		if err != nil {
-			return err
+// followLoop reads the durable log whenever kicked (after this process or
+// the bus added entries) and, with Config.FollowInterval, on a timer for
+// what other instances added.
+func (s *Service) followLoop() {
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		var tick <-chan time.Time
+		if s.Config.FollowInterval > 0 {
+			t := time.NewTicker(s.Config.FollowInterval)
+			defer t.Stop()
+			tick = t.C
 		}
-		s.applyRevocations(revs)
-		if len(revs) < 1000 {
-			return nil
+		for {
+			select {
+			case <-s.stop:
+				return
+			case <-s.kick:
+			case <-tick:
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			if err := s.followLog(ctx); err != nil {
+				s.Logger.Warn("following the revocation log", "err", err)
+			}
+			cancel()
 		}
+	}()
+}
+
+// kickFollower asks followLoop for a prompt read of the durable log.
+func (s *Service) kickFollower() {
+	select {
+	case s.kick <- struct{}{}:
+	default: // a read is already due
 	}
 }
 

@@ -2,7 +2,6 @@ package latch
 
 import (
 	"context"
-	"slices"
 )
 
 // subscriber is one follower of the revocation stream.
@@ -14,8 +13,9 @@ type subscriber struct {
 // cut off (it then reconnects and resumes from its cursor).
 const subscriberBuffer = 4096
 
-// applyRevocations adds entries to the in-memory set, evicts what they
-// revoke from the caches, and broadcasts each entry once.
+// applyRevocations adds entries to the in-memory set and evicts what they
+// revoke from the caches. It is idempotent and order-free: entries arrive
+// from this process, from the bus and from the durable log, in any order.
 func (s *Service) applyRevocations(revs []*Revocation) {
 	if len(revs) == 0 {
 		return
@@ -28,38 +28,55 @@ func (s *Service) applyRevocations(revs []*Revocation) {
 			}
 		}
 	}
+}
+
+// followLog reads the durable log after the last entry read from it,
+// applies the entries and broadcasts them to stream subscribers. It is the
+// only path to subscribers, so they see each entry once and in Seq order
+// (stores commit revocations in Seq order), whatever order the bus or
+// concurrent requests applied them in.
+func (s *Service) followLog(ctx context.Context) error {
+	s.logMu.Lock()
+	defer s.logMu.Unlock()
+	for {
+		revs, err := s.Revocations.RevocationsSince(ctx, s.logCursor, s.Now(), 1000)
+		if err != nil {
+			return err
+		}
+		if len(revs) == 0 {
+			return nil
+		}
+		s.applyRevocations(revs)
+		s.broadcast(revs)
+		s.logCursor = revs[len(revs)-1].Seq
+		if len(revs) < 1000 {
+			return nil
+		}
+	}
+}
+
+// LogCursor is the Seq of the last revocation read from the durable log.
+func (s *Service) LogCursor() int64 {
+	s.logMu.Lock()
+	defer s.logMu.Unlock()
+	return s.logCursor
+}
+
+// broadcast hands entries to every subscriber; one that lags by more than
+// its buffer is cut off and resumes from its cursor.
+func (s *Service) broadcast(revs []*Revocation) {
 	s.subMu.Lock()
 	defer s.subMu.Unlock()
-	fresh := make([]*Revocation, 0, len(revs))
-	for _, r := range revs {
-		if _, dup := s.seenSeq[r.Seq]; dup {
-			continue
-		}
-		s.seenSeq[r.Seq] = struct{}{}
-		fresh = append(fresh, r)
-	}
-	if len(s.seenSeq) > 200_000 { // bounded: forget the oldest half
-		keys := make([]int64, 0, len(s.seenSeq))
-		for k := range s.seenSeq {
-			keys = append(keys, k)
-		}
-		slices.Sort(keys)
-		for _, k := range keys[:len(keys)/2] {
-			delete(s.seenSeq, k)
-		}
-	}
-	slices.SortFunc(fresh, func(a, b *Revocation) int { return int(a.Seq - b.Seq) })
 	for sub := range s.subs {
-		for _, r := range fresh {
+		for _, r := range revs {
 			select {
 			case sub.ch <- r:
-			default: // too slow: drop it; it resumes from its cursor
-				close(sub.ch)
-				delete(s.subs, sub)
+				continue
+			default:
 			}
-			if _, ok := s.subs[sub]; !ok {
-				break
-			}
+			close(sub.ch)
+			delete(s.subs, sub)
+			break
 		}
 	}
 }
@@ -81,7 +98,7 @@ func (sub *Subscription) Cancel() { sub.cancel() }
 // Subscribe follows the revocation log from the cursor after (0 = from the
 // start). A cursor beyond the log's end replays everything.
 func (s *Service) Subscribe(ctx context.Context, after int64) (*Subscription, error) {
-	if after > s.revoked.Cursor() || after < 0 {
+	if after > s.LogCursor() || after < 0 {
 		after = 0
 	}
 	sub := &subscriber{ch: make(chan *Revocation, subscriberBuffer)}

@@ -260,5 +260,7 @@ func (s *Service) addRevocations(ctx context.Context, revs ...*Revocation) error
 		return storeErr(err)
 	}
 	s.applyRevocations(revs)
+	s.kickFollower()
+	s.publish(revs)
 	return nil
 }
