@@ -14,7 +14,7 @@ import (
 
 func (s *Server) jwks(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Cache-Control", "public, max-age=60")
+	w.Header().Set("Cache-Control", "public, max-age=10") // short: verifiers refetch on an unknown kid
 	_, _ = w.Write(s.Keys.JWKS())
 }
 
@@ -153,6 +153,7 @@ func (s *Server) revocations(w http.ResponseWriter, r *http.Request) {
 		_ = rc.SetWriteDeadline(time.Now().Add(keepAlive + 5*time.Second))
 		return rc.Flush()
 	}
+	_ = rc.SetWriteDeadline(time.Now().Add(time.Minute)) // the replay may be long
 	for _, rev := range sub.Replay {
 		if send(rev) != nil {
 			return

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 	"sync"
@@ -259,15 +260,28 @@ func (s *Server) admin(next http.HandlerFunc) http.HandlerFunc {
 	}
 }
 
-// client authenticates a resource server by HTTP Basic auth.
+// client authenticates a resource server by HTTP Basic auth. RFC 6749
+// §2.3.1 has OAuth clients form-encode the ID and secret first; clients that
+// send them raw are accepted too.
 func (s *Server) client(r *http.Request) bool {
 	id, secret, ok := r.BasicAuth()
 	if !ok {
 		return false
 	}
+	if s.clientMatch(id, secret) {
+		return true
+	}
+	uid, err1 := url.QueryUnescape(id)
+	usecret, err2 := url.QueryUnescape(secret)
+	return err1 == nil && err2 == nil && (uid != id || usecret != secret) && s.clientMatch(uid, usecret)
+}
+
+// clientMatch compares in constant time over fixed-length digests, doing the
+// same work for unknown IDs.
+func (s *Server) clientMatch(id, secret string) bool {
 	want, known := s.Clients[id]
 	if !known {
-		want = "\x00unknown-client" // same work for unknown IDs
+		want = "\x00unknown-client"
 	}
 	a, b := sha256.Sum256([]byte(want)), sha256.Sum256([]byte(secret))
 	return subtle.ConstantTimeCompare(a[:], b[:]) == 1 && known
