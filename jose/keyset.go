@@ -54,6 +54,7 @@ type KeySet struct {
 	method jwt.SigningMethod
 	cfg    KeySetConfig // zero for an HMAC set
 	hmac   bool
+	public bool // built from a fetched JWKS (NewPublicKeySet): verifies only
 	snap   atomic.Pointer[keySnapshot]
 }
 
@@ -137,8 +138,13 @@ func NewHMACKeySet(secret []byte) (*KeySet, error) {
 func (ks *KeySet) Alg() string { return ks.alg }
 
 // KID returns the kid of the current signing key, for logs and the
-// `latch keys` command.
-func (ks *KeySet) KID() string { return ks.snap.Load().sign.kid }
+// `latch keys` command; "" for a verification-only set (NewPublicKeySet).
+func (ks *KeySet) KID() string {
+	if sk := ks.snap.Load().sign; sk != nil {
+		return sk.kid
+	}
+	return ""
+}
 
 // JWKS returns the JSON Web Key Set to serve at /.well-known/jwks.json:
 // {"keys":[...]} with public members only, current key first. It is
@@ -151,6 +157,9 @@ func (ks *KeySet) JWKS() []byte { return bytes.Clone(ks.snap.Load().jwks) }
 func (ks *KeySet) Reload(keys []*latch.SigningKey) error {
 	if ks.hmac {
 		return errors.New("jose: an HS256 key set has no stored keys to reload")
+	}
+	if ks.public {
+		return errors.New("jose: a key set built from a JWKS reloads with ReloadJWKS")
 	}
 	snap, err := ks.build(keys, ks.cfg.Now())
 	if err != nil {

@@ -78,6 +78,9 @@ func (s *Signer) Sign(_ context.Context, c *latch.AccessClaims) (string, error) 
 	}
 
 	key := s.keys.snap.Load().sign
+	if key == nil {
+		return "", errors.New("jose: sign: this key set holds public keys only (NewPublicKeySet)")
+	}
 	enc := base64.RawURLEncoding
 	var b strings.Builder
 	b.Grow(len(key.header) + 1 + enc.EncodedLen(len(payload)) + 1 + enc.EncodedLen(512))
