@@ -223,7 +223,10 @@ func serve(ctx context.Context, args []string, stderr io.Writer, getenv func(str
 
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
-	logger.Info("listening", "addr", ln.Addr().String(), "issuer", issuer, "db", dbKind(cfg.DB), "alg", cfg.JWTAlg)
+	// Printed whatever --log-level says: scripts and tests wait for it.
+	rec := slog.NewRecord(time.Now(), slog.LevelInfo, "listening", 0)
+	rec.Add("addr", ln.Addr().String(), "issuer", issuer, "db", dbKind(cfg.DB), "alg", cfg.JWTAlg)
+	_ = logger.Handler().Handle(ctx, rec)
 
 	select {
 	case err := <-errc:

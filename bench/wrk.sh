@@ -1,0 +1,98 @@
+#!/usr/bin/env bash
+# HTTP throughput of latch's hot paths next to a bare net/http server, measured
+# in one window (see ../shared/PERF.md and BENCHMARKS.md).
+#
+#   bench/wrk.sh [ROUNDS] [DURATION] [DB]      defaults: 5 10s sqlite
+#
+# Each server runs pinned to CPU 0 (GOMAXPROCS=1), wrk -t1 -c64 to CPU 1. Every
+# round measures, back to back: the bare hello server, latch /v1/whoami with a
+# session cookie, latch /v1/whoami with a bearer access token. It prints req/s
+# and p99 per run, then the median over rounds of each per-round ratio to the
+# bare server. Needs wrk (apt-get install wrk) and curl.
+set -euo pipefail
+rounds=${1:-5}
+dur=${2:-10s}
+db=${3:-sqlite}
+cd "$(dirname "$0")/.."
+tmp=$(mktemp -d)
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$tmp"; }
+trap cleanup EXIT
+
+go build -o "$tmp/latch" ./cmd/latch
+go build -o "$tmp/hello" ./bench/hello
+
+# start NAME CMD...: runs CMD pinned to CPU 0, logging to $tmp/NAME.log.
+start() {
+	local name=$1; shift
+	GOMAXPROCS=1 taskset -c 0 "$@" >"$tmp/$name.log" 2>&1 &
+	pids+=($!)
+}
+
+# addr NAME: waits for NAME's "listening addr=" line and prints the address.
+addr() {
+	for _ in $(seq 100); do
+		a=$(grep -o 'addr=[0-9.:]*' "$tmp/$1.log" | head -1 | cut -d= -f2 || true)
+		[ -n "$a" ] && { echo "$a"; return; }
+		sleep 0.1
+	done
+	echo "$1 did not start: $(cat "$tmp/$1.log")" >&2
+	exit 1
+}
+
+start hello "$tmp/hello"
+hello=$(addr hello)
+case $db in
+sqlite) dbflag="sqlite:$tmp/latch.db" ;;
+memory) dbflag="memory:" ;;
+*) dbflag=$db ;;
+esac
+start latch "$tmp/latch" serve --addr 127.0.0.1:0 --db "$dbflag" --login-ip-rate 0 --log-level warn
+latch=$(addr latch)
+
+email="bench-$RANDOM$RANDOM@example.com"
+pw="bench-$RANDOM-$RANDOM-pass"
+curl -sf -XPOST "http://$latch/v1/signup" -H 'content-type: application/json' \
+	-d "{\"email\":\"$email\",\"password\":\"$pw\"}" >/dev/null
+cookie=$(curl -sf -D - -o /dev/null -XPOST "http://$latch/v1/login" -H 'content-type: application/json' \
+	-d "{\"email\":\"$email\",\"password\":\"$pw\"}" | tr -d '\r' | sed -n 's/^[Ss]et-[Cc]ookie: \(__Host-latch_session=[^;]*\).*/\1/p')
+token=$(curl -sf -XPOST "http://$latch/v1/login" -H 'content-type: application/json' \
+	-d "{\"email\":\"$email\",\"password\":\"$pw\",\"mode\":\"token\",\"refresh_delivery\":\"body\"}" |
+	sed -n 's/.*"access_token":"\([^"]*\)".*/\1/p')
+[ -n "$cookie" ] && [ -n "$token" ] || { echo "login failed" >&2; exit 1; }
+curl -sf -H "Cookie: $cookie" "http://$latch/v1/whoami" >/dev/null
+curl -sf -H "Authorization: Bearer $token" "http://$latch/v1/whoami" >/dev/null
+
+# run NAME URL [HEADER]: one wrk run; prints "req/s p99ms".
+run() {
+	local out
+	if [ -n "${3:-}" ]; then
+		out=$(taskset -c 1 wrk -t1 -c64 -d"$dur" --latency -H "$3" "$2")
+	else
+		out=$(taskset -c 1 wrk -t1 -c64 -d"$dur" --latency "$2")
+	fi
+	if echo "$out" | grep -q 'Non-2xx'; then
+		echo "$1: non-2xx answers:" >&2; echo "$out" >&2; exit 1
+	fi
+	rps=$(echo "$out" | awk '/Requests\/sec/ {print $2}')
+	p99=$(echo "$out" | awk '$1=="99%" {print $2}')
+	echo "$rps $p99"
+}
+
+median() { sort -g | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
+
+printf '%-6s %-28s %12s %10s\n' round config req/s p99
+: >"$tmp/r-session"
+: >"$tmp/r-token"
+for i in $(seq "$rounds"); do
+	read -r h hp < <(run hello "http://$hello/")
+	read -r s sp < <(run session "http://$latch/v1/whoami" "Cookie: $cookie")
+	read -r t tp < <(run token "http://$latch/v1/whoami" "Authorization: Bearer $token")
+	printf '%-6s %-28s %12s %10s\n' "$i" "bare net/http" "$h" "$hp" "$i" "latch whoami (session)" "$s" "$sp" "$i" "latch whoami (token)" "$t" "$tp"
+	awk -v a="$s" -v b="$h" 'BEGIN {print a/b}' >>"$tmp/r-session"
+	awk -v a="$t" -v b="$h" 'BEGIN {print a/b}' >>"$tmp/r-token"
+done
+echo "median ratio to bare net/http over $rounds rounds ($db):"
+echo "  whoami session cookie: $(median <"$tmp/r-session")"
+echo "  whoami bearer token:   $(median <"$tmp/r-token")"
+echo "latch RSS after the runs: $(ps -o rss= -p "${pids[1]}") KiB"
