@@ -30,6 +30,23 @@ type SessionUser interface {
 	UseSession(ctx context.Context, hash []byte, now time.Time, idle time.Duration) (*Session, error)
 }
 
+// SessionCounter is an optional capability of a SessionStore: counting the
+// sessions and families alive at now, for the active-sessions metric.
+type SessionCounter interface {
+	CountLiveSessions(ctx context.Context, now time.Time) (int, error)
+}
+
+// CountLiveSessions counts live sessions and families; ok is false when the
+// store cannot count.
+func (s *Service) CountLiveSessions(ctx context.Context) (n int, ok bool, err error) {
+	c, ok := s.Sessions.(SessionCounter)
+	if !ok {
+		return 0, false, nil
+	}
+	n, err = c.CountLiveSessions(ctx, s.Now())
+	return n, true, err
+}
+
 // followBus keeps a subscription to the bus open, resubscribing after
 // failures and catching up from the durable log each time, so that nothing
 // published while it was away is missed.

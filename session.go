@@ -92,18 +92,21 @@ type SessionStore interface {
 	ReplaceSessionToken(ctx context.Context, id string, tokenHash, csrfHash []byte) error
 	// RotateRefresh atomically spends the presented refresh token and makes
 	// r.Next the family's current token, sliding IdleExpiresAt to
-	// min(r.Now+r.RefreshTTL, ExpiresAt). Of any number of concurrent calls
-	// with one token, exactly one succeeds. It returns:
+	// min(r.Now+r.RefreshTTL, ExpiresAt) and LastSeenAt to r.Now. Only
+	// families (KindToken) rotate. It returns:
 	//   - the updated family, when Presented is the current token and the
-	//     family is live at r.Now;
+	//     family is live at r.Now: the displaced token becomes PrevHash,
+	//     RotatedAt = r.Now, GraceUsed = false;
 	//   - the updated family, when Presented is the family's PrevHash, the
-	//     family is live, r.Now is within r.Grace of RotatedAt and GraceUsed
-	//     is false (the grace is then used up: the displaced current token
-	//     becomes PrevHash with a fresh grace);
+	//     family is live, |r.Now - RotatedAt| < r.Grace and GraceUsed is
+	//     false: the grace is used up (GraceUsed = true, PrevHash kept) and
+	//     the displaced current token is spent like any other;
 	//   - ErrRefreshReused with the (unchanged) family, when Presented was
 	//     spent in a live family and the grace does not apply;
-	//   - ErrNotFound (and nil) when the token is unknown or its family is
-	//     expired or gone.
+	//   - ErrNotFound (and nil) when the token is unknown, belongs to a
+	//     cookie session, or its family is expired or gone.
+	// Of concurrent calls with one token exactly one succeeds through the
+	// first case, and at most one more through the grace.
 	RotateRefresh(ctx context.Context, r RefreshRotation) (*Session, error)
 	// DeleteSession removes one session or family and every spent token
 	// hash it kept; ErrNotFound when it is already gone.

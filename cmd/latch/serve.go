@@ -195,6 +195,18 @@ func serve(ctx context.Context, args []string, stderr io.Writer, getenv func(str
 	}
 	defer svc.Close()
 	metrics.Gauge("latch_revocations_live", "Entries in the in-memory revocation set.", func() float64 { return float64(svc.RevokedCount()) })
+	if _, ok, _ := svc.CountLiveSessions(ctx); ok {
+		metrics.Gauge("latch_sessions_active", "Live sessions and refresh families.", func() float64 {
+			cctx, cancel := context.WithTimeout(context.Background(), time.Second)
+			defer cancel()
+			n, _, err := svc.CountLiveSessions(cctx)
+			if err != nil {
+				return -1
+			}
+			return float64(n)
+		})
+	}
+
 	srv := &http.Server{
 		Service: svc, Keys: km.set, Issuer: issuer, AdminKey: cfg.AdminKey, Clients: cfg.Clients.Map(),
 		InsecureCookies: cfg.InsecureCookies, Metrics: metrics, Logger: logger,

@@ -1,0 +1,72 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+
+	sqlite3 "modernc.org/sqlite/lib"
+
+	"github.com/latch-dev/latch"
+)
+
+const userColumns = `id, email, password_hash, role, disabled, created_at, updated_at`
+
+func scanUser(row rowScanner) (*latch.User, error) {
+	var u latch.User
+	err := row.Scan(&u.ID, &u.Email, &u.PasswordHash, &u.Role, &u.Disabled, timeDest{&u.CreatedAt}, timeDest{&u.UpdatedAt})
+	if err != nil {
+		return nil, err
+	}
+	return &u, nil
+}
+
+// CreateUser implements latch.UserStore.
+func (db *DB) CreateUser(ctx context.Context, u *latch.User) error {
+	_, err := db.exec(ctx, nil, `INSERT INTO users (`+userColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+		u.ID, u.Email, u.PasswordHash, u.Role, u.Disabled, nanos(u.CreatedAt), nanos(u.UpdatedAt))
+	if isConstraint(err, sqlite3.SQLITE_CONSTRAINT_UNIQUE, "users.email") {
+		return latch.ErrEmailTaken
+	}
+	return fail(ctx, "create user", err)
+}
+
+// UserByID implements latch.UserStore.
+func (db *DB) UserByID(ctx context.Context, id string) (*latch.User, error) {
+	return db.user(ctx, `SELECT `+userColumns+` FROM users WHERE id = ?`, id)
+}
+
+// UserByEmail implements latch.UserStore.
+func (db *DB) UserByEmail(ctx context.Context, email string) (*latch.User, error) {
+	return db.user(ctx, `SELECT `+userColumns+` FROM users WHERE email = ?`, email)
+}
+
+func (db *DB) user(ctx context.Context, query string, arg any) (*latch.User, error) {
+	u, err := scanUser(db.row(ctx, nil, query, arg))
+	if err != nil {
+		return nil, fail(ctx, "user", err)
+	}
+	return u, nil
+}
+
+// UpdateUser implements latch.UserStore.
+func (db *DB) UpdateUser(ctx context.Context, u *latch.User) error {
+	res, err := db.exec(ctx, nil, `UPDATE users SET password_hash = ?, role = ?, disabled = ?, updated_at = ? WHERE id = ?`,
+		u.PasswordHash, u.Role, u.Disabled, nanos(u.UpdatedAt), u.ID)
+	return affected(ctx, "update user", res, err)
+}
+
+// affected maps the result of a write to one row: ErrNotFound when it
+// touched none.
+func affected(ctx context.Context, op string, res sql.Result, err error) error {
+	if err != nil {
+		return fail(ctx, op, err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return fail(ctx, op, err)
+	}
+	if n == 0 {
+		return latch.ErrNotFound
+	}
+	return nil
+}
