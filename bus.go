@@ -25,8 +25,10 @@ type RevocationBus interface {
 type SessionUser interface {
 	// UseSession returns the session whose current token hash is hash, as
 	// SessionByTokenHash does, after moving its LastSeenAt to now and its
-	// IdleExpiresAt to min(now+idle, ExpiresAt) when the session is live at
-	// now (a dead session is returned unchanged). ErrNotFound when unknown.
+	// IdleExpiresAt to min(now+idle, ExpiresAt) (never backwards) when it
+	// is a cookie session live at now. A dead session or a refresh family
+	// is returned unchanged. The store may skip the write when the deadline
+	// would move by less than a second. ErrNotFound when unknown.
 	UseSession(ctx context.Context, hash []byte, now time.Time, idle time.Duration) (*Session, error)
 }
 

@@ -1,0 +1,46 @@
+package postgres
+
+import (
+	"context"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/latch-dev/latch"
+)
+
+const userColumns = `id, email, password_hash, role, disabled, created_at, updated_at`
+
+func scanUser(row pgx.Row) (*latch.User, error) {
+	var u latch.User
+	err := row.Scan(&u.ID, &u.Email, &u.PasswordHash, &u.Role, &u.Disabled, timeDest{&u.CreatedAt}, timeDest{&u.UpdatedAt})
+	if err != nil {
+		return nil, err
+	}
+	return &u, nil
+}
+
+// CreateUser implements latch.UserStore.
+func (db *DB) CreateUser(ctx context.Context, u *latch.User) error {
+	_, err := db.exec(ctx, "create user", `INSERT INTO users (`+userColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+		u.ID, u.Email, u.PasswordHash, u.Role, u.Disabled, u.CreatedAt, u.UpdatedAt)
+	if isUnique(err, "users_email_key") {
+		return latch.ErrEmailTaken
+	}
+	return err
+}
+
+// UserByID implements latch.UserStore.
+func (db *DB) UserByID(ctx context.Context, id string) (*latch.User, error) {
+	return get(ctx, db, "user by id", scanUser, `SELECT `+userColumns+` FROM users WHERE id = $1`, id)
+}
+
+// UserByEmail implements latch.UserStore.
+func (db *DB) UserByEmail(ctx context.Context, email string) (*latch.User, error) {
+	return get(ctx, db, "user by email", scanUser, `SELECT `+userColumns+` FROM users WHERE email = $1`, email)
+}
+
+// UpdateUser implements latch.UserStore.
+func (db *DB) UpdateUser(ctx context.Context, u *latch.User) error {
+	return db.one(ctx, "update user", `UPDATE users SET password_hash = $1, role = $2, disabled = $3, updated_at = $4 WHERE id = $5`,
+		u.PasswordHash, u.Role, u.Disabled, u.UpdatedAt, u.ID)
+}
