@@ -212,8 +212,11 @@ func validateDB(db string) error {
 		}
 		return nil
 	case strings.HasPrefix(db, "postgres://"), strings.HasPrefix(db, "postgresql://"):
-		return fmt.Errorf("--db: PostgreSQL is not supported by this build yet; use sqlite:PATH")
+		if _, err := url.Parse(db); err != nil {
+			return errors.New("--db: the postgres:// URL does not parse") // never echo: it may hold a password
+		}
+		return nil
 	default:
-		return fmt.Errorf("--db %q: unknown scheme; want sqlite:PATH or memory:", db)
+		return fmt.Errorf("--db %q: unknown scheme; want sqlite:PATH, postgres://... or memory:", db)
 	}
 }

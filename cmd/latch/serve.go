@@ -19,6 +19,7 @@ import (
 	"github.com/latch-dev/latch/jose"
 	"github.com/latch-dev/latch/memory"
 	"github.com/latch-dev/latch/password"
+	"github.com/latch-dev/latch/postgres"
 	"github.com/latch-dev/latch/sqlite"
 )
 
@@ -54,6 +55,12 @@ func openStores(ctx context.Context, db string) (*stores, error) {
 			return nil, err
 		}
 		return &stores{users: d, sessions: d, revs: d, keys: d, single: true, ping: d.Ping, close: d.Close}, nil
+	case strings.HasPrefix(db, "postgres://"), strings.HasPrefix(db, "postgresql://"):
+		d, err := postgres.Open(ctx, db)
+		if err != nil {
+			return nil, err
+		}
+		return &stores{users: d, sessions: d, revs: d, keys: d, ping: d.Ping, close: d.Close}, nil
 	}
 	return nil, usageError{validateDB(db)}
 }
@@ -182,11 +189,15 @@ func serve(ctx context.Context, args []string, stderr io.Writer, getenv func(str
 			AccessTTL: cfg.AccessTTL, RefreshTTL: cfg.RefreshTTL, RefreshAbsoluteTTL: cfg.RefreshAbsoluteTTL,
 			RefreshReuseGrace: cfg.RefreshReuseGrace, SessionIdleTimeout: cfg.SessionIdleTimeout,
 			SessionAbsoluteTimeout: cfg.SessionAbsoluteTimeout, MaxSessionsPerUser: cfg.MaxSessionsPerUser,
-			CacheSessions: st.single,
+			// One writer: sessions cached in process. Several instances on one
+			// database: no session cache, and the durable revocation log polled
+			// so that a revocation on another instance is refused within 1 s.
+			CacheSessions:  st.single,
+			FollowInterval: followInterval(st.single),
 		},
 		Users: st.users, Sessions: st.sessions, Revocations: st.revs,
 		Hasher: hasher, Signer: jose.NewSigner(km.set),
-		Verifier: &reloadingVerifier{next: verifier, reload: func(ctx context.Context) error { return km.reload(ctx, cfg.AccessTTL) }},
+		Verifier:       &reloadingVerifier{next: verifier, reload: func(ctx context.Context) error { return km.reload(ctx, cfg.AccessTTL) }},
 		Throttle:       memory.NewLoginThrottle(cfg.LoginMaxFailures, cfg.LoginFailureWindow),
 		NormalizeEmail: email.Normalize, CheckPassword: policy.Check, DummyHash: hasher.Dummy(),
 		Logger: logger, OnLogin: metrics.Login,
@@ -256,6 +267,15 @@ func serve(ctx context.Context, args []string, stderr io.Writer, getenv func(str
 		return err
 	}
 	return nil
+}
+
+// followInterval is how often an instance that shares its database polls
+// the revocation log (0: it is the only writer and needs no polling).
+func followInterval(single bool) time.Duration {
+	if single {
+		return 0
+	}
+	return 250 * time.Millisecond
 }
 
 // dbKind names the database without its credentials.
