@@ -423,14 +423,29 @@ func (s *Service) ChangePassword(ctx context.Context, p *Principal, current, nex
 	if err != nil {
 		return nil, storeErr(err)
 	}
-	if len(current) > MaxPasswordBytes {
-		return nil, ErrWrongPassword
+	// The current password is checked like a login's and shares the
+	// account's lockout: else a stolen session could guess it unthrottled.
+	if s.Throttle != nil {
+		wait, err := s.Throttle.Locked(ctx, u.Email, s.Now())
+		if err != nil {
+			return nil, storeErr(err)
+		}
+		if wait > 0 {
+			return nil, &RateLimitError{RetryAfter: wait}
+		}
 	}
-	ok, _, err := s.Hasher.Compare(ctx, u.PasswordHash, current)
-	if err != nil {
-		return nil, err
+	ok := false
+	if len(current) <= MaxPasswordBytes {
+		if ok, _, err = s.Hasher.Compare(ctx, u.PasswordHash, current); err != nil {
+			return nil, err
+		}
 	}
 	if !ok {
+		if s.Throttle != nil {
+			if err := s.Throttle.RecordFailure(ctx, u.Email, s.Now()); err != nil {
+				return nil, storeErr(err)
+			}
+		}
 		return nil, ErrWrongPassword
 	}
 	hash, err := s.Hasher.Hash(ctx, next)

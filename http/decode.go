@@ -8,6 +8,8 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"reflect"
+	"strconv"
 	"strings"
 )
 
@@ -52,7 +54,7 @@ func decodeJSON(w http.ResponseWriter, r *http.Request, dst any, allowEmpty bool
 	if ct == "" {
 		return errMediaType
 	}
-	if err := checkObject(b); err != nil {
+	if err := checkObject(b, fieldNames(dst)); err != nil {
 		return err
 	}
 	dec := json.NewDecoder(bytes.NewReader(b))
@@ -68,8 +70,12 @@ func decodeJSON(w http.ResponseWriter, r *http.Request, dst any, allowEmpty bool
 
 // checkObject requires one JSON object whose keys are unique at every level
 // (encoding/json silently keeps the last of duplicate keys, which lets two
-// parsers disagree about a request).
-func checkObject(b []byte) error {
+// parsers disagree about a request) and whose top-level keys are exactly
+// names in fields: encoding/json matches names case-insensitively, even
+// under Unicode folding ("PASSWORD", "paſſword"), so {"password": "a",
+// "Password": "b"} would pass a check of exact duplicates yet set one field
+// twice.
+func checkObject(b []byte, fields map[string]bool) error {
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.UseNumber()
 	tok, err := dec.Token()
@@ -79,7 +85,7 @@ func checkObject(b []byte) error {
 	if d, ok := tok.(json.Delim); !ok || d != '{' {
 		return badRequest("the body must be a JSON object")
 	}
-	if err := walkObject(dec); err != nil {
+	if err := walkObject(dec, fields); err != nil {
 		return err
 	}
 	if _, err := dec.Token(); err != io.EOF {
@@ -88,8 +94,31 @@ func checkObject(b []byte) error {
 	return nil
 }
 
-// walkObject consumes an object whose '{' was read, checking for duplicate keys.
-func walkObject(dec *json.Decoder) error {
+// fieldNames returns the JSON names of the fields of the struct dst points
+// to, or nil when dst is not a pointer to a struct.
+func fieldNames(dst any) map[string]bool {
+	t := reflect.TypeOf(dst)
+	if t == nil || t.Kind() != reflect.Pointer || t.Elem().Kind() != reflect.Struct {
+		return nil
+	}
+	t = t.Elem()
+	names := make(map[string]bool, t.NumField())
+	for i := range t.NumField() {
+		name, _, _ := strings.Cut(t.Field(i).Tag.Get("json"), ",")
+		if name == "-" {
+			continue
+		}
+		if name == "" {
+			name = t.Field(i).Name
+		}
+		names[name] = true
+	}
+	return names
+}
+
+// walkObject consumes an object whose '{' was read, checking for duplicate
+// keys and, when fields is not nil, for keys that are not exactly in it.
+func walkObject(dec *json.Decoder, fields map[string]bool) error {
 	seen := map[string]bool{}
 	for dec.More() {
 		tok, err := dec.Token()
@@ -99,6 +128,9 @@ func walkObject(dec *json.Decoder) error {
 		key, _ := tok.(string)
 		if seen[key] {
 			return badRequest(fmt.Sprintf("duplicate field %q", safeName(key)))
+		}
+		if fields != nil && !fields[key] {
+			return badRequest("unknown field " + strconv.Quote(safeName(key)))
 		}
 		seen[key] = true
 		if err := walkValue(dec); err != nil {
@@ -122,7 +154,7 @@ func walkValue(dec *json.Decoder) error {
 	}
 	switch d {
 	case '{':
-		return walkObject(dec)
+		return walkObject(dec, nil)
 	case '[':
 		for dec.More() {
 			if err := walkValue(dec); err != nil {
