@@ -231,10 +231,26 @@ func (s *Server) whoami(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.Header().Set("Cache-Control", "no-store")
-	writeJSON(w, 200, map[string]any{
-		"user": map[string]string{"id": p.User.ID, "email": p.User.Email, "role": p.User.Role},
-		"auth": map[string]string{"method": string(p.Method), "session_id": p.SessionID, "expires_at": rfc3339(p.ExpiresAt)},
-	})
+	// Structs, not maps: whoami is the hot path, and encoding/json sorts
+	// and reflects over map keys on every call.
+	doc := whoamiJSON{}
+	doc.User.ID, doc.User.Email, doc.User.Role = p.User.ID, p.User.Email, p.User.Role
+	doc.Auth.Method, doc.Auth.SessionID, doc.Auth.ExpiresAt = string(p.Method), p.SessionID, rfc3339(p.ExpiresAt)
+	writeJSON(w, 200, &doc)
+}
+
+// whoamiJSON is the body of GET /v1/whoami.
+type whoamiJSON struct {
+	User struct {
+		ID    string `json:"id"`
+		Email string `json:"email"`
+		Role  string `json:"role"`
+	} `json:"user"`
+	Auth struct {
+		Method    string `json:"method"`
+		SessionID string `json:"session_id"`
+		ExpiresAt string `json:"expires_at"`
+	} `json:"auth"`
 }
 
 func (s *Server) logout(w http.ResponseWriter, r *http.Request) {

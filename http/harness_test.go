@@ -142,7 +142,7 @@ type testServer struct {
 	seq    atomic.Int64
 }
 
-func newTestServer(t *testing.T, opts ...option) *testServer {
+func newTestServer(t testing.TB, opts ...option) *testServer {
 	t.Helper()
 	cfg := testConfig{
 		idle: 30 * time.Minute, absolute: 12 * time.Hour,

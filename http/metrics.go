@@ -84,6 +84,12 @@ func (s *Server) instrument(route string, next http.Handler, stream bool) http.H
 		}
 		start := time.Now()
 		rec := &statusRecorder{ResponseWriter: w, status: 200}
+		defer func() {
+			if v := recover(); v != nil { // counted as the 500 recoverer answers
+				s.Metrics.observe(route, 500)
+				panic(v)
+			}
+		}()
 		next.ServeHTTP(rec, r)
 		if !stream {
 			dur.Observe(time.Since(start).Seconds())
