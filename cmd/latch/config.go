@@ -147,10 +147,12 @@ func (c *Config) validate() error {
 	}
 	if c.Redis != "" {
 		u, err := url.Parse(c.Redis)
-		if err != nil || (u.Scheme != "redis" && u.Scheme != "rediss") || u.Host == "" {
-			return fmt.Errorf("--redis %q: want redis://HOST:PORT/N", c.Redis)
+		if err != nil || u.Host == "" || !strings.HasPrefix(u.Scheme, "redis") {
+			return errors.New("--redis: want redis://HOST:PORT/N, redis+sentinel://H1,H2/N?master=NAME or redis+cluster://H1,H2")
 		}
-		return errors.New("--redis: this build of latch runs on its embedded database only (PostgreSQL and Redis are not supported yet)")
+		if !strings.HasPrefix(c.DB, "postgres") {
+			return errors.New("--redis: needs a postgres:// --db (Redis shares state between instances; SQLite serves one)")
+		}
 	}
 	if c.Issuer != "" {
 		if u, err := url.Parse(c.Issuer); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {

@@ -20,6 +20,7 @@ import (
 	"github.com/latch-dev/latch/memory"
 	"github.com/latch-dev/latch/password"
 	"github.com/latch-dev/latch/postgres"
+	"github.com/latch-dev/latch/redis"
 	"github.com/latch-dev/latch/sqlite"
 )
 
@@ -63,6 +64,45 @@ func openStores(ctx context.Context, db string) (*stores, error) {
 		return &stores{users: d, sessions: d, revs: d, keys: d, ping: d.Ping, close: d.Close}, nil
 	}
 	return nil, usageError{validateDB(db)}
+}
+
+// shared is what several instances share beyond the database: with
+// --redis, the hot copy of sessions, the revocation set and bus, and the
+// login limits; without it, the database's stores and per-process limits.
+type shared struct {
+	redis    *redis.Client
+	sessions latch.SessionStore
+	revs     latch.RevocationStore
+	bus      latch.RevocationBus
+	throttle latch.LoginThrottle
+	limiter  latch.RateLimiter
+	checks   []http.Check
+	close    func()
+}
+
+func openShared(ctx context.Context, cfg *Config, st *stores, logger *slog.Logger) (*shared, error) {
+	throttle := memory.NewLoginThrottle(cfg.LoginMaxFailures, cfg.LoginFailureWindow)
+	limiter := memory.NewRateLimiter(cfg.LoginIPRate)
+	if cfg.Redis == "" {
+		return &shared{sessions: st.sessions, revs: st.revs, throttle: throttle, limiter: limiter, close: func() {}}, nil
+	}
+	rc, err := redis.Open(ctx, cfg.Redis, redis.WithLogger(logger))
+	if err != nil {
+		return nil, usageError{fmt.Errorf("--redis: %w", err)}
+	}
+	sessions := rc.Sessions(st.sessions)
+	sessions.Start(ctx)
+	return &shared{
+		redis: rc, sessions: sessions, revs: rc.Revocations(st.revs), bus: rc.Bus(),
+		// Redis down: limits per instance, never an error to the caller.
+		throttle: rc.LoginThrottle(cfg.LoginMaxFailures, cfg.LoginFailureWindow, throttle),
+		limiter:  rc.RateLimiter(cfg.LoginIPRate, limiter),
+		checks:   []http.Check{{Name: "redis", Optional: true, Check: rc.Ping}},
+		close: func() {
+			_ = sessions.Close() // writes the pending idle deadlines back
+			_ = rc.Close()
+		},
+	}, nil
 }
 
 // keyMaterial loads (creating on first start) the signing keys.
@@ -154,6 +194,11 @@ func serve(ctx context.Context, args []string, stderr io.Writer, getenv func(str
 		return err
 	}
 	defer st.close()
+	sh, err := openShared(ctx, &cfg, st, logger)
+	if err != nil {
+		return err
+	}
+	defer sh.close()
 	km, err := loadKeys(ctx, &cfg, st.keys)
 	if err != nil {
 		return err
@@ -195,10 +240,10 @@ func serve(ctx context.Context, args []string, stderr io.Writer, getenv func(str
 			CacheSessions:  st.single,
 			FollowInterval: followInterval(st.single),
 		},
-		Users: st.users, Sessions: st.sessions, Revocations: st.revs,
+		Users: st.users, Sessions: sh.sessions, Revocations: sh.revs, Bus: sh.bus,
 		Hasher: hasher, Signer: jose.NewSigner(km.set),
 		Verifier:       &reloadingVerifier{next: verifier, reload: func(ctx context.Context) error { return km.reload(ctx, cfg.AccessTTL) }},
-		Throttle:       memory.NewLoginThrottle(cfg.LoginMaxFailures, cfg.LoginFailureWindow),
+		Throttle:       sh.throttle,
 		NormalizeEmail: email.Normalize, CheckPassword: policy.Check, DummyHash: hasher.Dummy(),
 		Logger: logger, OnLogin: metrics.Login,
 	}
@@ -222,10 +267,19 @@ func serve(ctx context.Context, args []string, stderr io.Writer, getenv func(str
 	srv := &http.Server{
 		Service: svc, Keys: km.set, Issuer: issuer, AdminKey: cfg.AdminKey, Clients: cfg.Clients.Map(),
 		InsecureCookies: cfg.InsecureCookies, Metrics: metrics, Logger: logger,
-		Checks: []http.Check{{Name: "db", Check: st.ping}},
+		Checks: append([]http.Check{{Name: "db", Check: st.ping}}, sh.checks...),
 	}
 	if cfg.LoginIPRate > 0 {
-		srv.IPLimiter = memory.NewRateLimiter(cfg.LoginIPRate)
+		srv.IPLimiter = sh.limiter
+	}
+	if sh.redis != nil {
+		metrics.Gauge("latch_redis_up", "1 while Redis is reachable and trusted; 0 while latch runs degraded on its database.",
+			func() float64 {
+				if sh.redis.Healthy() {
+					return 1
+				}
+				return 0
+			})
 	}
 	hs := http.NewHTTPServer(srv.Handler(), logger)
 	hs.RegisterOnShutdown(srv.Close)
