@@ -353,3 +353,17 @@ func (d timeDest) ScanTimestamptz(v pgtype.Timestamptz) error {
 	}
 	return nil
 }
+
+// DeploymentID is the random identity this database got at its first
+// migration. latch names the state it keeps elsewhere for this database
+// after it (the Redis key prefix), so that a Redis shared by two databases,
+// or kept across a database's re-creation, never mixes their entries.
+func (db *DB) DeploymentID(ctx context.Context) (string, error) {
+	octx, cancel := db.op(ctx)
+	defer cancel()
+	var id string
+	if err := db.pool.QueryRow(octx, `SELECT id FROM deployment`).Scan(&id); err != nil {
+		return "", db.fail(ctx, "deployment id", err)
+	}
+	return id, nil
+}

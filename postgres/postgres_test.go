@@ -637,3 +637,25 @@ func TestDB_TouchSessions_overlapping(t *testing.T) {
 		}
 	}
 }
+
+func TestDB_DeploymentID(t *testing.T) {
+	a, b := open(t), open(t)
+	idA, err := a.DeploymentID(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := a.DeploymentID(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	idB, err := b.DeploymentID(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(idA) != 32 || idA != again {
+		t.Errorf("DeploymentID = %q then %q; want one stable 32-character ID", idA, again)
+	}
+	if idA == idB {
+		t.Errorf("two databases share the deployment ID %q", idA)
+	}
+}

@@ -35,6 +35,9 @@ type stores struct {
 	// single is true when this process is the only writer (SQLite, memory),
 	// so sessions may be cached in process.
 	single bool
+	// deployment is the database's random identity (PostgreSQL), which names
+	// what is kept for it in Redis.
+	deployment func(context.Context) (string, error)
 }
 
 // openStores opens --db.
@@ -61,7 +64,7 @@ func openStores(ctx context.Context, db string) (*stores, error) {
 		if err != nil {
 			return nil, err
 		}
-		return &stores{users: d, sessions: d, revs: d, keys: d, ping: d.Ping, close: d.Close}, nil
+		return &stores{users: d, sessions: d, revs: d, keys: d, ping: d.Ping, close: d.Close, deployment: d.DeploymentID}, nil
 	}
 	return nil, usageError{validateDB(db)}
 }
@@ -86,7 +89,13 @@ func openShared(ctx context.Context, cfg *Config, st *stores, logger *slog.Logge
 	if cfg.Redis == "" {
 		return &shared{sessions: st.sessions, revs: st.revs, throttle: throttle, limiter: limiter, close: func() {}}, nil
 	}
-	rc, err := redis.Open(ctx, cfg.Redis, redis.WithLogger(logger))
+	id, err := st.deployment(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("reading the database's deployment ID: %w", err)
+	}
+	// Keys named after the database: a Redis shared by two databases, or
+	// kept while a database is re-created, never mixes their entries.
+	rc, err := redis.Open(ctx, cfg.Redis, redis.WithLogger(logger), redis.WithPrefix("latch-"+id[:min(12, len(id))]))
 	if err != nil {
 		return nil, usageError{fmt.Errorf("--redis: %w", err)}
 	}
