@@ -219,6 +219,7 @@ func validateDB(db string) error {
 		}
 		return nil
 	default:
-		return fmt.Errorf("--db %q: unknown scheme; want sqlite:PATH, postgres://... or memory:", db)
+		// The value is not echoed: a URL of another scheme may hold a password.
+		return fmt.Errorf("--db: unknown scheme %q; want sqlite:PATH, memory: (tests) or postgres://HOST/DB", dbKind(db))
 	}
 }
