@@ -133,7 +133,7 @@ func parseFlags(fs *flag.FlagSet, args []string, getenv func(string) string) err
 
 // oneLine shortens the flag package's errors to "invalid value ... for flag --name: why".
 func oneLine(err error) error {
-	msg := strings.ReplaceAll(err.Error(), "flag -", "flag --")
+	msg := strings.NewReplacer("flag -", "flag --", "defined: -", "defined: --").Replace(err.Error())
 	return errors.New(strings.SplitN(msg, "\n", 2)[0])
 }
 
