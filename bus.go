@@ -27,7 +27,7 @@ type SessionUser interface {
 	// SessionByTokenHash does, after moving its LastSeenAt to now and its
 	// IdleExpiresAt to min(now+idle, ExpiresAt) (never backwards) when it
 	// is a cookie session live at now. A dead session or a refresh family
-	// is returned unchanged. The store may skip the write when the deadline
+	// is returned unchanged (families slide on refresh only). The store may skip the write when the deadline
 	// would move by less than a second. ErrNotFound when unknown.
 	UseSession(ctx context.Context, hash []byte, now time.Time, idle time.Duration) (*Session, error)
 }

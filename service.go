@@ -175,7 +175,9 @@ func (s *Service) janitor(ctx context.Context) error {
 	now := s.Now()
 	s.revoked.Prune(now)
 	s.tokens.prune(now)
-	if _, err := s.Sessions.DeleteExpiredSessions(ctx, now); err != nil {
+	// A minute of slack: the stored idle deadlines lag batched slides (by up
+	// to a second), and a session in use must never be deleted under it.
+	if _, err := s.Sessions.DeleteExpiredSessions(ctx, now.Add(-time.Minute)); err != nil {
 		return err
 	}
 	if s.cache != nil {

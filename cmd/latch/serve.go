@@ -22,6 +22,7 @@ import (
 	"github.com/latch-dev/latch/postgres"
 	"github.com/latch-dev/latch/redis"
 	"github.com/latch-dev/latch/sqlite"
+	goredis "github.com/redis/go-redis/v9"
 )
 
 // stores is one opened database: every store interface and its lifecycle.
@@ -95,6 +96,9 @@ func openShared(ctx context.Context, cfg *Config, st *stores, logger *slog.Logge
 	}
 	// Keys named after the database: a Redis shared by two databases, or
 	// kept while a database is re-created, never mixes their entries.
+	// go-redis logs every failed dial through a logger of its own; route it
+	// through ours at debug level, or an outage prints lines by the second.
+	goredis.SetLogger(redisLog{logger})
 	rc, err := redis.Open(ctx, cfg.Redis, redis.WithLogger(logger), redis.WithPrefix("latch-"+id[:min(12, len(id))]))
 	if err != nil {
 		return nil, usageError{fmt.Errorf("--redis: %w", err)}
@@ -106,12 +110,24 @@ func openShared(ctx context.Context, cfg *Config, st *stores, logger *slog.Logge
 		// Redis down: limits per instance, never an error to the caller.
 		throttle: rc.LoginThrottle(cfg.LoginMaxFailures, cfg.LoginFailureWindow, throttle),
 		limiter:  rc.RateLimiter(cfg.LoginIPRate, limiter),
-		checks:   []http.Check{{Name: "redis", Optional: true, Check: rc.Ping}},
+		checks: []http.Check{{Name: "redis", Optional: true, Check: func(context.Context) error {
+			if !rc.Healthy() { // reachable and its recovery (flush, refill) done
+				return errors.New("redis is down or recovering")
+			}
+			return nil
+		}}},
 		close: func() {
 			_ = sessions.Close() // writes the pending idle deadlines back
 			_ = rc.Close()
 		},
 	}, nil
+}
+
+// redisLog adapts slog to go-redis's logger.
+type redisLog struct{ l *slog.Logger }
+
+func (r redisLog) Printf(ctx context.Context, format string, v ...any) {
+	r.l.Log(ctx, slog.LevelDebug, "go-redis: "+fmt.Sprintf(format, v...))
 }
 
 // keyMaterial loads (creating on first start) the signing keys.

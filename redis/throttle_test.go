@@ -1,0 +1,218 @@
+package redis_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/latch-dev/latch"
+	"github.com/latch-dev/latch/memory"
+)
+
+// step is one call on a throttle or limiter, at an offset from t0, with the
+// answer every implementation must give.
+type step struct {
+	op   string // "fail", "locked", "reset" (throttle); "allow" (limiter)
+	key  string
+	at   time.Duration
+	want time.Duration
+}
+
+func TestLoginThrottle(t *testing.T) {
+	const max, window = 3, 10 * time.Minute
+	steps := []step{
+		{"locked", "a", 0, 0},
+		{"fail", "a", 0, 0},
+		{"fail", "a", time.Minute, 0},
+		{"locked", "a", 2 * time.Minute, 0}, // two failures of three
+		{"fail", "a", 2 * time.Minute, 0},
+		{"locked", "a", 2 * time.Minute, 8 * time.Minute}, // until the first leaves the window
+		{"locked", "b", 2 * time.Minute, 0},               // accounts are apart
+		{"locked", "a", 9*time.Minute + 500*time.Millisecond, time.Minute - 500*time.Millisecond},
+		{"locked", "a", 10 * time.Minute, 0}, // the first failure left: unlocked
+		{"fail", "a", 10 * time.Minute, 0},   // the newest three: 1m, 2m, 10m
+		{"locked", "a", 10 * time.Minute, time.Minute},
+		{"reset", "a", 10 * time.Minute, 0},
+		{"locked", "a", 10 * time.Minute, 0},
+		// Out of order, as concurrent logins may report them.
+		{"fail", "c", 25 * time.Minute, 0},
+		{"fail", "c", 20 * time.Minute, 0},
+		{"fail", "c", 22 * time.Minute, 0},
+		{"locked", "c", 25 * time.Minute, 5 * time.Minute},
+	}
+	c := mustOpen(t, testURL())
+	for name, th := range map[string]latch.LoginThrottle{
+		"memory": memory.NewLoginThrottle(max, window),
+		"redis":  c.LoginThrottle(max, window, memory.NewLoginThrottle(max, window)),
+	} {
+		t.Run(name, func(t *testing.T) {
+			waitHealthy(t, c)
+			runThrottle(t, th, th, steps)
+		})
+	}
+
+	t.Run("shared by two instances", func(t *testing.T) {
+		prefix := newPrefix()
+		a := mustOpenPrefix(t, testURL(), prefix)
+		b := mustOpenPrefix(t, testURL(), prefix)
+		waitHealthy(t, a)
+		waitHealthy(t, b)
+		ta := a.LoginThrottle(max, window, memory.NewLoginThrottle(max, window))
+		tb := b.LoginThrottle(max, window, memory.NewLoginThrottle(max, window))
+		runThrottle(t, ta, tb, []step{
+			{"fail", "a", 0, 0}, // on a
+			{"locked", "a", 0, 0},
+			{"fail", "a", time.Second, 0},
+			{"locked", "a", time.Second, 0},
+			{"fail", "a", 2 * time.Second, 0},
+			{"locked", "a", 2 * time.Second, window - 2*time.Second}, // on b
+			{"reset", "a", 3 * time.Second, 0},
+			{"locked", "a", 3 * time.Second, 0},
+		})
+	})
+
+	t.Run("off", func(t *testing.T) {
+		th := c.LoginThrottle(0, window, memory.NewLoginThrottle(0, window))
+		runThrottle(t, th, th, []step{{"fail", "a", 0, 0}, {"fail", "a", 0, 0}, {"locked", "a", 0, 0}})
+	})
+}
+
+// runThrottle runs steps, alternating between two throttles (the same one
+// twice for a single instance).
+func runThrottle(t *testing.T, a, b latch.LoginThrottle, steps []step) {
+	t.Helper()
+	t0 := base()
+	ctx := t.Context()
+	account := map[string]string{}
+	for i, s := range steps {
+		th := a
+		if i%2 == 1 {
+			th = b
+		}
+		if account[s.key] == "" {
+			account[s.key] = s.key + randID() + "@example.com"
+		}
+		var got time.Duration
+		var err error
+		switch s.op {
+		case "fail":
+			err = th.RecordFailure(ctx, account[s.key], t0.Add(s.at))
+		case "reset":
+			err = th.Reset(ctx, account[s.key])
+		case "locked":
+			got, err = th.Locked(ctx, account[s.key], t0.Add(s.at))
+		}
+		if err != nil || got != s.want {
+			t.Errorf("step %d (%s %s at %v) = %v, %v; want %v", i, s.op, s.key, s.at, got, err, s.want)
+		}
+	}
+}
+
+func TestRateLimiter(t *testing.T) {
+	const rate = 2 // a token every 500 ms, six in a burst
+	steps := []step{{"allow", "ip1", 0, 0}}
+	for range 5 {
+		steps = append(steps, step{"allow", "ip1", 0, 0})
+	}
+	steps = append(steps,
+		step{"allow", "ip1", 0, 500 * time.Millisecond},
+		step{"allow", "ip1", 100 * time.Millisecond, 400 * time.Millisecond},
+		step{"allow", "ip2", 100 * time.Millisecond, 0}, // keys are apart
+		step{"allow", "ip1", 500 * time.Millisecond, 0},
+		step{"allow", "ip1", 500 * time.Millisecond, 500 * time.Millisecond},
+		step{"allow", "ip1", 10 * time.Second, 0}, // full again
+	)
+	for range 5 {
+		steps = append(steps, step{"allow", "ip1", 10 * time.Second, 0})
+	}
+	steps = append(steps, step{"allow", "ip1", 10 * time.Second, 500 * time.Millisecond})
+
+	c := mustOpen(t, testURL())
+	waitHealthy(t, c)
+	for name, l := range map[string]latch.RateLimiter{
+		"memory": memory.NewRateLimiter(rate),
+		"redis":  c.RateLimiter(rate, memory.NewRateLimiter(rate)),
+	} {
+		t.Run(name, func(t *testing.T) { runLimiter(t, l, l, steps) })
+	}
+
+	t.Run("shared by two instances", func(t *testing.T) {
+		prefix := newPrefix()
+		a, b := mustOpenPrefix(t, testURL(), prefix), mustOpenPrefix(t, testURL(), prefix)
+		waitHealthy(t, a)
+		waitHealthy(t, b)
+		runLimiter(t, a.RateLimiter(rate, memory.NewRateLimiter(rate)), b.RateLimiter(rate, memory.NewRateLimiter(rate)), steps)
+	})
+
+	t.Run("off", func(t *testing.T) {
+		l := c.RateLimiter(0, memory.NewRateLimiter(0))
+		for range 100 {
+			if wait, err := l.Allow(t.Context(), "ip", base()); wait != 0 || err != nil {
+				t.Fatalf("Allow of a limiter that is off = %v, %v", wait, err)
+			}
+		}
+	})
+}
+
+func runLimiter(t *testing.T, a, b latch.RateLimiter, steps []step) {
+	t.Helper()
+	t0 := base()
+	keys := map[string]string{}
+	for i, s := range steps {
+		l := a
+		if i%2 == 1 {
+			l = b
+		}
+		if keys[s.key] == "" {
+			keys[s.key] = s.key + randID()
+		}
+		got, err := l.Allow(t.Context(), keys[s.key], t0.Add(s.at))
+		if err != nil || got != s.want {
+			t.Errorf("step %d (%s at %v) = %v, %v; want %v", i, s.key, s.at, got, err, s.want)
+		}
+	}
+}
+
+// TestThrottle_Fallback stops Redis: limits go on per instance, no caller
+// sees an error, and Redis serves again once it is back.
+func TestThrottle_Fallback(t *testing.T) {
+	srv := startServer(t)
+	c := mustOpen(t, srv.url())
+	waitHealthy(t, c)
+	th := c.LoginThrottle(2, time.Minute, memory.NewLoginThrottle(2, time.Minute))
+	l := c.RateLimiter(1, memory.NewRateLimiter(1))
+	ctx := context.Background()
+	t0 := base()
+	if err := th.RecordFailure(ctx, "x@example.com", t0); err != nil { // before: Redis and the fallback
+		t.Fatal(err)
+	}
+	srv.stop()
+	waitFor(t, "the outage", 2*time.Second, func() bool { return !c.Healthy() })
+	if err := th.RecordFailure(ctx, "x@example.com", t0.Add(time.Second)); err != nil {
+		t.Fatalf("RecordFailure while Redis is down: %v", err)
+	}
+	if wait, err := th.Locked(ctx, "x@example.com", t0.Add(2*time.Second)); err != nil || wait != time.Minute-2*time.Second {
+		t.Errorf("Locked while Redis is down = %v, %v; want %v (the fallback saw both failures)", wait, err, time.Minute-2*time.Second)
+	}
+	for i := range 4 {
+		wait, err := l.Allow(ctx, "ip", t0)
+		want := time.Duration(0)
+		if i == 3 {
+			want = time.Second
+		}
+		if err != nil || wait != want {
+			t.Errorf("Allow %d while Redis is down = %v, %v; want %v", i, wait, err, want)
+		}
+	}
+	if err := th.Reset(ctx, "x@example.com"); err != nil {
+		t.Errorf("Reset while Redis is down: %v", err)
+	}
+	srv.start()
+	waitHealthy(t, c)
+	for i := range 4 {
+		wait, err := l.Allow(ctx, "ip", t0)
+		if err != nil || (i < 3) != (wait == 0) {
+			t.Errorf("Allow %d after the recovery = %v, %v", i, wait, err)
+		}
+	}
+}
