@@ -4,6 +4,11 @@
 #
 #   bench/wrk.sh [ROUNDS] [DURATION] [DB]      defaults: 5 10s sqlite
 #
+# DB is sqlite, memory, or pgredis: latch on a fresh PostgreSQL database
+# (LATCH_BENCH_POSTGRES, default the local server) with Redis
+# (LATCH_BENCH_REDIS, default redis://127.0.0.1:6379/13); the bare server
+# then does one Redis GET per request, the ceiling of a one-round-trip path.
+#
 # Each server runs pinned to CPU 0 (GOMAXPROCS=1), wrk -t1 -c64 to CPU 1. Every
 # round measures, back to back: the bare hello server, latch /v1/whoami with a
 # session cookie, latch /v1/whoami with a bearer access token. It prints req/s
@@ -40,14 +45,26 @@ addr() {
 	exit 1
 }
 
-start hello "$tmp/hello"
-hello=$(addr hello)
+extra=()
+hello_args=()
 case $db in
 sqlite) dbflag="sqlite:$tmp/latch.db" ;;
 memory) dbflag="memory:" ;;
-*) dbflag=$db ;;
+pgredis)
+	pg=${LATCH_BENCH_POSTGRES:-postgres://postgres@127.0.0.1:5432}
+	redis=${LATCH_BENCH_REDIS:-redis://127.0.0.1:6379/13}
+	name="latch_bench_$RANDOM$RANDOM"
+	psql "$pg/test" -qc "CREATE DATABASE $name"
+	trap 'cleanup; psql "$pg/test" -qc "DROP DATABASE IF EXISTS $name WITH (FORCE)"' EXIT
+	dbflag="$pg/$name?sslmode=disable"
+	extra=(--redis "$redis")
+	hello_args=(-redis "$redis")
+	;;
+*) echo "unknown DB $db" >&2; exit 2 ;;
 esac
-start latch "$tmp/latch" serve --addr 127.0.0.1:0 --db "$dbflag" --login-ip-rate 0 --log-level warn
+start hello "$tmp/hello" "${hello_args[@]}"
+hello=$(addr hello)
+start latch "$tmp/latch" serve --addr 127.0.0.1:0 --db "$dbflag" "${extra[@]}" --login-ip-rate 0 --log-level warn
 latch=$(addr latch)
 
 email="bench-$RANDOM$RANDOM@example.com"
@@ -88,7 +105,7 @@ for i in $(seq "$rounds"); do
 	read -r h hp < <(run hello "http://$hello/")
 	read -r s sp < <(run session "http://$latch/v1/whoami" "Cookie: $cookie")
 	read -r t tp < <(run token "http://$latch/v1/whoami" "Authorization: Bearer $token")
-	printf '%-6s %-28s %12s %10s\n' "$i" "bare net/http" "$h" "$hp" "$i" "latch whoami (session)" "$s" "$sp" "$i" "latch whoami (token)" "$t" "$tp"
+	printf '%-6s %-28s %12s %10s\n' "$i" "bare net/http${hello_args:+ + GET}" "$h" "$hp" "$i" "latch whoami (session)" "$s" "$sp" "$i" "latch whoami (token)" "$t" "$tp"
 	awk -v a="$s" -v b="$h" 'BEGIN {print a/b}' >>"$tmp/r-session"
 	awk -v a="$t" -v b="$h" 'BEGIN {print a/b}' >>"$tmp/r-token"
 done

@@ -1,0 +1,168 @@
+package latch_test
+
+import (
+	"context"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/elliptic"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/sha256"
+	"testing"
+	"time"
+
+	"github.com/latch-dev/latch"
+	"github.com/latch-dev/latch/email"
+	"github.com/latch-dev/latch/jose"
+	"github.com/latch-dev/latch/memory"
+	"github.com/latch-dev/latch/password"
+)
+
+// benchService is a Service on the memory stores signing with alg.
+func benchService(b *testing.B, alg string) *latch.Service {
+	b.Helper()
+	ctx := context.Background()
+	const iss = "https://latch.test"
+	var keys *jose.KeySet
+	var err error
+	if alg == jose.HS256 {
+		keys, err = jose.NewHMACKeySet([]byte("0123456789abcdef0123456789abcdef-bench"))
+	} else {
+		var k *latch.SigningKey
+		if k, err = jose.GenerateKey(alg, time.Now()); err != nil {
+			b.Fatal(err)
+		}
+		keys, err = jose.NewKeySet(jose.KeySetConfig{Alg: alg, AccessTTL: 15 * time.Minute}, []*latch.SigningKey{k})
+	}
+	if err != nil {
+		b.Fatal(err)
+	}
+	verifier, err := jose.NewVerifier(keys, iss, iss)
+	if err != nil {
+		b.Fatal(err)
+	}
+	hasher, err := password.New(password.Config{Params: password.Params{Memory: 8, Time: 1, Threads: 1, SaltLen: 8, KeyLen: 16}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	svc := &latch.Service{
+		Config: latch.Config{Issuer: iss, Audience: []string{iss}, AccessTTL: 15 * time.Minute, RefreshTTL: time.Hour,
+			RefreshAbsoluteTTL: 24 * time.Hour, SessionIdleTimeout: 30 * time.Minute, SessionAbsoluteTimeout: 12 * time.Hour,
+			CacheSessions: true},
+		Users: &memory.UserStore{}, Sessions: &memory.SessionStore{}, Revocations: &memory.RevocationStore{},
+		Hasher: hasher, Signer: jose.NewSigner(keys), Verifier: verifier,
+		NormalizeEmail: email.Normalize, CheckPassword: password.NewPolicy().Check, DummyHash: hasher.Dummy(),
+	}
+	if err := svc.Start(ctx); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = svc.Close() })
+	return svc
+}
+
+// BenchmarkAuthenticateToken is the server's bearer path per algorithm:
+// cold (a token never seen: signature and claims checked) and warm (seen
+// before: a map lookup, then the revocation set), beside the bare
+// signature primitive measured in the same run.
+func BenchmarkAuthenticateToken(b *testing.B) {
+	ctx := context.Background()
+	for _, alg := range []string{jose.EdDSA, jose.ES256, jose.RS256, jose.HS256} {
+		svc := benchService(b, alg)
+		const addr, pw = "bench@example.com", "bench-passphrase-1"
+		if _, err := svc.Signup(ctx, addr, pw); err != nil {
+			b.Fatal(err)
+		}
+		login := func() string {
+			res, err := svc.Login(ctx, latch.LoginRequest{Email: addr, Password: pw, Mode: latch.KindToken})
+			if err != nil {
+				b.Fatal(err)
+			}
+			return res.Access.Token
+		}
+		b.Run(alg+"/cold", func(b *testing.B) {
+			toks := make([]string, 256) // fresh tokens, reused round-robin past the first pass would be warm:
+			for i := range toks {       // the cache is bypassed by verifying through a fresh service each pass
+				toks[i] = login()
+			}
+			b.ReportAllocs()
+			i := 0
+			for b.Loop() {
+				if _, err := svc.Verifier.Verify(ctx, toks[i%len(toks)]); err != nil {
+					b.Fatal(err)
+				}
+				i++
+			}
+		})
+		b.Run(alg+"/warm", func(b *testing.B) {
+			tok := login()
+			if _, err := svc.AuthenticateToken(ctx, tok); err != nil {
+				b.Fatal(err)
+			}
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := svc.AuthenticateToken(ctx, tok); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+	msg := make([]byte, 300)
+	digest := sha256.Sum256(msg)
+	b.Run("bare/ed25519.Verify", func(b *testing.B) {
+		pub, priv, _ := ed25519.GenerateKey(rand.Reader)
+		sig := ed25519.Sign(priv, msg)
+		for b.Loop() {
+			if !ed25519.Verify(pub, msg, sig) {
+				b.Fatal("bad signature")
+			}
+		}
+	})
+	b.Run("bare/ecdsa.VerifyASN1", func(b *testing.B) {
+		k, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		sig, _ := ecdsa.SignASN1(rand.Reader, k, digest[:])
+		for b.Loop() {
+			if !ecdsa.VerifyASN1(&k.PublicKey, digest[:], sig) {
+				b.Fatal("bad signature")
+			}
+		}
+	})
+	b.Run("bare/rsa.VerifyPKCS1v15", func(b *testing.B) {
+		k, _ := rsa.GenerateKey(rand.Reader, 2048)
+		sig, _ := rsa.SignPKCS1v15(rand.Reader, k, crypto.SHA256, digest[:])
+		for b.Loop() {
+			if rsa.VerifyPKCS1v15(&k.PublicKey, crypto.SHA256, digest[:], sig) != nil {
+				b.Fatal("bad signature")
+			}
+		}
+	})
+	b.Run("bare/hmac-sha256", func(b *testing.B) {
+		key := make([]byte, 32)
+		for b.Loop() {
+			m := hmac.New(sha256.New, key)
+			m.Write(msg)
+			m.Sum(nil)
+		}
+	})
+}
+
+// BenchmarkAuthenticateSession is the cookie path on the in-process cache
+// in front of the store (the embedded default).
+func BenchmarkAuthenticateSession(b *testing.B) {
+	ctx := context.Background()
+	svc := benchService(b, jose.EdDSA)
+	if _, err := svc.Signup(ctx, "bench@example.com", "bench-passphrase-1"); err != nil {
+		b.Fatal(err)
+	}
+	res, err := svc.Login(ctx, latch.LoginRequest{Email: "bench@example.com", Password: "bench-passphrase-1", Mode: latch.KindSession})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := svc.AuthenticateSession(ctx, res.Secret); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
