@@ -156,19 +156,10 @@ func (m *SessionStore) RotateRefresh(_ context.Context, r latch.RefreshRotation)
 	if !ok || !rec.s.Live(r.Now) {
 		return nil, latch.ErrNotFound
 	}
-	if inGrace(&rec.s, r) {
+	if rec.s.InGrace(r) {
 		return m.rotate(rec, r, true)
 	}
 	return copySession(&rec.s), latch.ErrRefreshReused
-}
-
-// inGrace reports whether r presents the predecessor of s's current token
-// within its unused reuse grace: less than r.Grace from RotatedAt, on
-// either side, since the clocks of instances sharing a database differ. A
-// zero grace never applies, even at the very instant of the rotation.
-func inGrace(s *latch.Session, r latch.RefreshRotation) bool {
-	d := r.Now.Sub(s.RotatedAt)
-	return !s.GraceUsed && bytes.Equal(s.PrevHash, r.Presented) && -r.Grace < d && d < r.Grace
 }
 
 // rotate makes r.Next the family's current token. The displaced current

@@ -1,7 +1,6 @@
 package postgres
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -188,7 +187,7 @@ func (db *DB) RotateRefresh(ctx context.Context, r latch.RefreshRotation) (*latc
 			if s.Kind != latch.KindToken || !s.Live(r.Now) {
 				return latch.ErrNotFound
 			}
-			if !inGrace(s, r) {
+			if !s.InGrace(r) {
 				fam = s
 				return latch.ErrRefreshReused
 			}
@@ -216,15 +215,6 @@ func (db *DB) RotateRefresh(ctx context.Context, r latch.RefreshRotation) (*latc
 		return nil, err
 	}
 	return fam, nil
-}
-
-// inGrace reports whether r presents the predecessor of s's current token
-// within its unused reuse grace: less than r.Grace from RotatedAt, on
-// either side, since the clocks of instances sharing a database differ. A
-// zero grace never applies, even at the very instant of the rotation.
-func inGrace(s *latch.Session, r latch.RefreshRotation) bool {
-	d := r.Now.Sub(s.RotatedAt)
-	return !s.GraceUsed && bytes.Equal(s.PrevHash, r.Presented) && -r.Grace < d && d < r.Grace
 }
 
 // DeleteSession implements latch.SessionStore. The family's spent token
