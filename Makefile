@@ -3,10 +3,14 @@ GO          ?= go
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 CONFORM     := ../shared/conform/run
 
-.PHONY: test vet staticcheck unit conform build bench run
+.PHONY: test services vet staticcheck unit conform build bench run
 
-## test: vet, staticcheck, the race-enabled test suite, then the contract check
-test: vet staticcheck unit conform
+## test: vet, staticcheck, the race-enabled test suite (real PostgreSQL and
+## Redis, started if down), then the contract check
+test: services vet staticcheck unit conform
+
+services:
+	@scripts/services.sh
 
 build:
 	$(GO) build -o bin/latch ./cmd/latch
@@ -21,7 +25,7 @@ vet:
 staticcheck:
 	$(GO) run $(STATICCHECK) ./...
 
-unit:
+unit: services
 	$(GO) test -race -count=1 -timeout 10m ./...
 
 # The black-box contract check from ../shared, when it is there (it is in CI).
