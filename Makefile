@@ -3,11 +3,11 @@ GO          ?= go
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 CONFORM     := ../shared/conform/run
 
-.PHONY: test services vet staticcheck unit conform build bench run
+.PHONY: test services vet staticcheck unit conform conform-scaled build bench run
 
 ## test: vet, staticcheck, the race-enabled test suite (real PostgreSQL and
 ## Redis, started if down), then the contract check
-test: services vet staticcheck unit conform
+test: services vet staticcheck unit conform conform-scaled
 
 services:
 	@scripts/services.sh
@@ -31,6 +31,15 @@ unit: services
 # The black-box contract check from ../shared, when it is there (it is in CI).
 conform:
 	@if [ -x $(CONFORM) ]; then $(CONFORM); else echo "conform: $(CONFORM) not found, skipped"; fi
+
+# The same contract on PostgreSQL + Redis, on a fresh database.
+conform-scaled: services
+	@if [ -x $(CONFORM) ]; then \
+		db=latch_conform_$$$$; \
+		psql -h 127.0.0.1 -U postgres -d test -qc "CREATE DATABASE $$db" && \
+		$(CONFORM) -store-db "postgres://postgres@127.0.0.1:5432/$$db?sslmode=disable" -store-redis redis://127.0.0.1:6379/0; \
+		rc=$$?; psql -h 127.0.0.1 -U postgres -d test -qc "DROP DATABASE IF EXISTS $$db WITH (FORCE)"; exit $$rc; \
+	else echo "conform: $(CONFORM) not found, skipped"; fi
 
 bench:
 	$(GO) test -run='^$$' -bench=. -benchmem ./...
