@@ -2,6 +2,7 @@ package latch
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"time"
 )
@@ -230,11 +231,13 @@ func (c *tokenCache) prune(now time.Time) {
 
 // userCache keeps accounts for the hot paths. Writes made through the
 // Service update it; with ttl > 0 entries are reloaded after ttl, for
-// changes made by other instances.
+// changes made by other instances. A reload that finds the store
+// unavailable keeps the entry when keepStale (optional) says so.
 type userCache struct {
-	next UserStore
-	ttl  time.Duration
-	now  func() time.Time
+	next      UserStore
+	ttl       time.Duration
+	now       func() time.Time
+	keepStale func() bool
 
 	mu sync.RWMutex
 	m  map[string]cachedUser
@@ -245,8 +248,8 @@ type cachedUser struct {
 	at time.Time
 }
 
-func newUserCache(next UserStore, ttl time.Duration, now func() time.Time) *userCache {
-	return &userCache{next: next, ttl: ttl, now: now, m: map[string]cachedUser{}}
+func newUserCache(next UserStore, ttl time.Duration, now func() time.Time, keepStale func() bool) *userCache {
+	return &userCache{next: next, ttl: ttl, now: now, keepStale: keepStale, m: map[string]cachedUser{}}
 }
 
 func (c *userCache) get(ctx context.Context, id string) (*User, error) {
@@ -258,6 +261,9 @@ func (c *userCache) get(ctx context.Context, id string) (*User, error) {
 	}
 	u, err := c.next.UserByID(ctx, id)
 	if err != nil {
+		if ok && errors.Is(err, ErrUnavailable) && c.keepStale != nil && c.keepStale() {
+			return e.u, nil
+		}
 		return nil, err
 	}
 	c.put(u)

@@ -52,6 +52,15 @@ type Service struct {
 	Verifier    TokenVerifier
 	Throttle    LoginThrottle // optional
 	Bus         RevocationBus // optional: fans revocations out to other instances
+	// BusHealthy (optional) reports whether Bus is up. While it is, an
+	// account cached before the UserStore became unavailable is still used
+	// once its entry is due for a reload, so that sessions from a hot copy
+	// and access tokens keep working in a database outage: no revocation
+	// can be made meanwhile (they are written to the database first), and
+	// the bus has carried those made before (disabling an account revokes
+	// its sub). Without it, or while it reports false, such lookups fail
+	// closed (ErrUnavailable).
+	BusHealthy func() bool
 
 	// NormalizeEmail trims, normalises and validates an address; errors
 	// wrap ErrInvalidEmail.
@@ -116,7 +125,7 @@ func (s *Service) Start(ctx context.Context) error {
 	if !s.Config.CacheSessions {
 		ttl = time.Second // other instances may change role or status
 	}
-	s.users = newUserCache(s.Users, ttl, s.Now)
+	s.users = newUserCache(s.Users, ttl, s.Now, s.BusHealthy)
 	if s.Config.CacheSessions {
 		s.cache = newSessionCache(s.Sessions)
 	}

@@ -272,6 +272,11 @@ func serve(ctx context.Context, args []string, stderr io.Writer, getenv func(str
 		NormalizeEmail: email.Normalize, CheckPassword: policy.Check, DummyHash: hasher.Dummy(),
 		Logger: logger, OnLogin: metrics.Login,
 	}
+	if sh.redis != nil {
+		// PostgreSQL down, Redis up: accounts cached here keep serving
+		// sessions and tokens (docs/operations.md); both down: 503.
+		svc.BusHealthy = sh.redis.Healthy
+	}
 	if err := svc.Start(ctx); err != nil {
 		return err
 	}
