@@ -3,6 +3,7 @@ package http
 import (
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -16,6 +17,7 @@ type Metrics struct {
 	Registry *prometheus.Registry
 
 	requests *prometheus.CounterVec
+	counters sync.Map // routeStatus -> prometheus.Counter
 	duration *prometheus.HistogramVec
 	logins   *prometheus.CounterVec
 	panics   prometheus.Counter
@@ -63,7 +65,25 @@ func (m *Metrics) handler() http.Handler {
 }
 
 func (m *Metrics) observe(route string, status int) {
-	m.requests.WithLabelValues(route, strconv.Itoa(status)).Inc()
+	m.counter(route, status).Inc()
+}
+
+// counter returns the request counter of a route and status, looked up in
+// the vector once and then kept: label hashing on every request is a
+// measurable share of the hot path.
+func (m *Metrics) counter(route string, status int) prometheus.Counter {
+	key := routeStatus{route, status}
+	if c, ok := m.counters.Load(key); ok {
+		return c.(prometheus.Counter)
+	}
+	c := m.requests.WithLabelValues(route, strconv.Itoa(status))
+	m.counters.Store(key, c)
+	return c
+}
+
+type routeStatus struct {
+	route  string
+	status int
 }
 
 // instrument counts requests by route and status, times them, and bounds

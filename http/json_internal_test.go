@@ -1,0 +1,50 @@
+package http
+
+import (
+	"encoding/json"
+	nethttp "net/http"
+	"testing"
+)
+
+// appendJSONString must produce JSON that decodes to what encoding/json's
+// own encoding decodes to, for any input (invalid UTF-8 included).
+func FuzzAppendJSONString(f *testing.F) {
+	for _, s := range []string{"", "a@example.com", `quote " and \ backslash`, "tab\tnew\nline\x00\x1f\x7f",
+		"ünïcødé ☃ 会话", "\xff\xfe invalid", "\u2028\u2029", "<script>&amp;</script>", "ok\xc3"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		got := appendJSONString(nil, s)
+		var fromOurs, fromStd string
+		if err := json.Unmarshal(got, &fromOurs); err != nil {
+			t.Fatalf("appendJSONString(%q) = %s: not a JSON string: %v", s, got, err)
+		}
+		std, _ := json.Marshal(s)
+		_ = json.Unmarshal(std, &fromStd)
+		if fromOurs != fromStd {
+			t.Fatalf("appendJSONString(%q) decodes to %q, encoding/json's to %q", s, fromOurs, fromStd)
+		}
+	})
+}
+
+// cookie must find what net/http's r.Cookie finds, and refuse what it refuses.
+func TestCookie_MatchesNetHTTP(t *testing.T) {
+	const name = "__Host-latch_session"
+	for _, header := range []string{
+		"", name + "=abc", "a=1; " + name + "=abc; b=2", name + `="quoted"`, name + "=", "x" + name + "=no",
+		name + "=ünïcødé", name + "=has space", name + `=back\slash`, name + "=a,b", "  " + name + "=trimmed  ",
+		name + "=first; " + name + "=second", "junk; ;;" + name + "=v", name + "=%00%0d%0a", name + "=' OR '1'='1",
+	} {
+		req, _ := nethttp.NewRequest("GET", "/", nil)
+		if header != "" {
+			req.Header.Set("Cookie", header)
+		}
+		want := ""
+		if c, err := req.Cookie(name); err == nil {
+			want = c.Value
+		}
+		if got := cookie(req, name); got != want {
+			t.Errorf("Cookie: %q: cookie() = %q, net/http says %q", header, got, want)
+		}
+	}
+}
