@@ -5,3 +5,6 @@ var (
 	EncodeSession = encodeSession
 	DecodeSession = decodeSession
 )
+
+// SlideStep is how far a deadline must move before UseSession rewrites it.
+const SlideStep = slideStep

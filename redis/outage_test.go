@@ -9,6 +9,7 @@ import (
 
 	"github.com/latch-dev/latch"
 	"github.com/latch-dev/latch/memory"
+	"github.com/latch-dev/latch/redis"
 )
 
 // TestOutage_Partition cuts one client off a Redis that keeps its data, so
@@ -80,7 +81,7 @@ func TestOutage_Partition(t *testing.T) {
 	}
 	f.use(t, nb, t0.Add(5*time.Second)) // fills
 	trips, reads := f.rt.n.Load(), f.next.byHash.Load()
-	f.use(t, nb, t0.Add(6*time.Second))
+	f.use(t, nb, t0.Add(5*time.Second+redis.SlideStep/2))
 	if f.rt.n.Load() != trips+1 || f.next.byHash.Load() != reads {
 		t.Errorf("after the recovery UseSession is not served by Redis in one round trip")
 	}

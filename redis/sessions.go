@@ -241,15 +241,33 @@ func (s *SessionStore) current(sess *latch.Session) bool {
 }
 
 // UseSession implements latch.SessionUser in one round trip when the
-// session is in Redis. Only cookie sessions slide: a refresh family's
+// session is in Redis and its deadline has nothing to slide (a GET), and in
+// two when it has (the GET, then a script that slides it atomically), which
+// happens at most once per slideStep per session. Only cookie sessions slide: a refresh family's
 // deadline moves only when it rotates (as with the Service's own fallback
 // path). Deadlines never move backwards, as with TouchSessions, so that
 // instances whose clocks differ slightly cannot shorten each other's
 // sessions.
 func (s *SessionStore) UseSession(ctx context.Context, hash []byte, now time.Time, idle time.Duration) (*latch.Session, error) {
 	if s.trusted() {
-		v, err := useScript.Run(ctx, s.c.rdb, []string{s.c.sessionKey(hash)},
-			now.UnixMicro(), idle.Microseconds(), slideStep.Microseconds()).Text()
+		key := s.c.sessionKey(hash)
+		// A plain GET first: a session used again within slideStep has
+		// nothing to slide, and a GET costs Redis a tenth of the script.
+		// So a busy session costs one GET per request and one script run
+		// per slideStep.
+		v, err := s.c.rdb.Get(ctx, key).Result()
+		if err == nil {
+			sess, derr := decodeSession(v)
+			switch {
+			case derr == nil && !sess.Live(now):
+				err = goredis.Nil // dead at now: next decides
+			case derr == nil && (sess.Kind != latch.KindSession || !mustSlide(sess, now, idle)):
+				return sess, nil
+			default: // the script slides it atomically (another instance may too)
+				v, err = useScript.Run(ctx, s.c.rdb, []string{key},
+					now.UnixMicro(), idle.Microseconds(), slideStep.Microseconds()).Text()
+			}
+		}
 		switch {
 		case err == nil:
 			if sess, err := decodeSession(v); err == nil {
@@ -283,6 +301,16 @@ func (s *SessionStore) UseSession(ctx context.Context, hash []byte, now time.Tim
 	s.touched(latch.SessionTouch{ID: sess.ID, LastSeenAt: sess.LastSeenAt, IdleExpiresAt: sess.IdleExpiresAt})
 	s.fill(ctx, sess, start)
 	return sess, nil
+}
+
+// mustSlide reports whether using sess at now moves its idle deadline by
+// slideStep or more.
+func mustSlide(sess *latch.Session, now time.Time, idle time.Duration) bool {
+	d := now.Add(idle)
+	if sess.ExpiresAt.Before(d) {
+		d = sess.ExpiresAt
+	}
+	return d.Sub(sess.IdleExpiresAt) >= slideStep
 }
 
 // TouchSessions implements latch.SessionStore by writing through to next.

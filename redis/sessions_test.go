@@ -111,15 +111,33 @@ func TestSessionStore_UseSession(t *testing.T) {
 		f.create(t, s)
 		f.use(t, s.TokenHash, t0) // loads the script into Redis
 		trips, reads := f.rt.n.Load(), f.next.byHash.Load()
+		// Uses closer together than redis.SlideStep: nothing to slide, one GET each.
 		const n = 10
 		for i := range n {
-			f.use(t, s.TokenHash, t0.Add(time.Duration(i+1)*time.Second))
+			f.use(t, s.TokenHash, t0.Add(time.Duration(i+1)*redis.SlideStep/(2*n)))
 		}
 		if got := f.rt.n.Load() - trips; got != n {
 			t.Errorf("%d UseSession calls made %d Redis round trips, want %d", n, got, n)
 		}
 		if got := f.next.byHash.Load() - reads; got != 0 {
 			t.Errorf("%d UseSession calls of a cached session read next %d times, want 0", n, got)
+		}
+	})
+
+	t.Run("a slide costs one more round trip", func(t *testing.T) {
+		s := newSession(t0)
+		f.create(t, s)
+		f.use(t, s.TokenHash, t0)
+		trips := f.rt.n.Load()
+		const n = 5
+		for i := range n {
+			got := f.use(t, s.TokenHash, t0.Add(time.Duration(i+1)*time.Second))
+			if want := t0.Add(time.Duration(i+1)*time.Second + idle); !got.IdleExpiresAt.Equal(want) {
+				t.Fatalf("use %d: IdleExpiresAt = %v, want %v", i+1, got.IdleExpiresAt, want)
+			}
+		}
+		if got := f.rt.n.Load() - trips; got != 2*n {
+			t.Errorf("%d UseSession calls a second apart made %d Redis round trips, want %d (GET + slide)", n, got, 2*n)
 		}
 	})
 
@@ -222,12 +240,12 @@ func TestSessionStore_UseSession(t *testing.T) {
 			t.Fatalf("a miss did not load from next and fill Redis")
 		}
 		trips := f.rt.n.Load()
-		got := f.use(t, s.TokenHash, t0.Add(2*time.Second))
+		got := f.use(t, s.TokenHash, t0.Add(time.Second+redis.SlideStep/2))
 		if f.next.byHash.Load() != reads+1 || f.rt.n.Load() != trips+1 {
 			t.Errorf("after the fill UseSession read next or made more than one round trip")
 		}
-		if !got.IdleExpiresAt.Equal(t0.Add(2*time.Second + idle)) {
-			t.Errorf("IdleExpiresAt = %v, want %v", got.IdleExpiresAt, t0.Add(2*time.Second+idle))
+		if !got.IdleExpiresAt.Equal(t0.Add(time.Second + idle)) {
+			t.Errorf("IdleExpiresAt = %v, want %v", got.IdleExpiresAt, t0.Add(time.Second+idle))
 		}
 	})
 
