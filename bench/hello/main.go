@@ -43,7 +43,7 @@ func main() {
 		if rdb != nil {
 			v, err := rdb.Get(r.Context(), "bench:hello").Bytes()
 			if err != nil {
-				http.Error(w, err.Error(), 503)
+				http.Error(w, err.Error(), http.StatusServiceUnavailable)
 				return
 			}
 			b = v
