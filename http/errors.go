@@ -39,6 +39,7 @@ var problems = []problemKind{
 	{latch.ErrNotFound, 404, "not_found", "Not found."},
 	{errMethod, 405, "method_not_allowed", "Method not allowed."},
 	{errBodyTooLarge, 413, "body_too_large", "The request body is too large."},
+	{errHeaderTooLarge, 431, "headers_too_large", "The request headers are too large."},
 	{errMediaType, 415, "unsupported_media_type", "The request body must be application/json."},
 	{latch.ErrRateLimited, 429, "rate_limited", "Too many requests; retry later."},
 	{latch.ErrUnavailable, 503, "unavailable", "The service is temporarily unavailable."},
@@ -46,10 +47,11 @@ var problems = []problemKind{
 
 // Transport-level errors that have no domain meaning.
 var (
-	errMethod       = errors.New("method not allowed")
-	errBodyTooLarge = errors.New("body too large")
-	errMediaType    = errors.New("unsupported media type")
-	errOverloaded   = fmt.Errorf("%w: too many requests in flight", latch.ErrUnavailable)
+	errMethod         = errors.New("method not allowed")
+	errBodyTooLarge   = errors.New("body too large")
+	errHeaderTooLarge = errors.New("request headers too large")
+	errMediaType      = errors.New("unsupported media type")
+	errOverloaded     = fmt.Errorf("%w: too many requests in flight", latch.ErrUnavailable)
 )
 
 // problem is an RFC 9457 problem document.
