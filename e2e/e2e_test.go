@@ -6,7 +6,6 @@
 package e2e_test
 
 import (
-	"bufio"
 	"bytes"
 	"crypto/rand"
 	"encoding/base64"
@@ -16,14 +15,12 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"regexp"
-	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/latch-dev/latch/internal/proctest"
 )
 
 // bins are the binaries TestMain builds once for every test.
@@ -42,100 +39,22 @@ func runMain(m *testing.M) int {
 		return 1
 	}
 	defer os.RemoveAll(dir)
-	bins.latch = filepath.Join(dir, "latch")
-	bins.resourceServer = filepath.Join(dir, "resource-server")
-	for out, pkg := range map[string]string{bins.latch: "./cmd/latch", bins.resourceServer: "./examples/resource-server"} {
-		cmd := exec.Command("go", "build", "-o", out, pkg)
-		cmd.Dir = ".." // the module root
-		if b, err := cmd.CombinedOutput(); err != nil {
-			fmt.Fprintf(os.Stderr, "e2e: go build %s: %v\n%s", pkg, err, b)
-			return 1
-		}
+	built, err := proctest.Build("..", dir, "./cmd/latch", "./examples/resource-server")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "e2e:", err)
+		return 1
 	}
+	bins.latch, bins.resourceServer = built["./cmd/latch"], built["./examples/resource-server"]
 	return m.Run()
 }
 
-// proc is a started binary whose log is kept for failure reports.
-type proc struct {
-	name string
-	cmd  *exec.Cmd
-	addr string // from its `listening addr=HOST:PORT` line
-	done chan struct{}
-	err  error // from Wait, once done is closed
+// proc is a started binary (see proctest).
+type proc = proctest.Proc
 
-	mu  sync.Mutex
-	log bytes.Buffer
-}
-
-var listeningAddr = regexp.MustCompile(`\blistening\b.*\baddr=(\S+)`)
-
-// start runs bin and waits for its `listening addr=` line. It returns an
-// error, not a failure, when the process exits first (a port still busy,
-// say), so callers can retry. The process is killed when the test ends.
+// start runs bin and waits for its listening line (proctest.Start).
 func start(t *testing.T, name, bin string, args ...string) (*proc, error) {
 	t.Helper()
-	p := &proc{name: name, cmd: exec.Command(bin, args...), done: make(chan struct{})}
-	stderr, err := p.cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	p.cmd.Stdout = &lockedWriter{p}
-	if err := p.cmd.Start(); err != nil {
-		t.Fatalf("start %s: %v", name, err)
-	}
-	t.Cleanup(func() {
-		p.kill()
-		if t.Failed() {
-			t.Logf("--- log of %s %s:\n%s", name, strings.Join(args, " "), p.output())
-		}
-	})
-	addr := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(stderr)
-		for sc.Scan() {
-			line := sc.Text()
-			p.mu.Lock()
-			p.log.WriteString(line + "\n")
-			p.mu.Unlock()
-			if m := listeningAddr.FindStringSubmatch(line); m != nil {
-				select {
-				case addr <- m[1]:
-				default:
-				}
-			}
-		}
-		p.err = p.cmd.Wait() // after the pipe is drained, as exec asks
-		close(p.done)
-	}()
-	select {
-	case p.addr = <-addr:
-		return p, nil
-	case <-p.done:
-		return nil, fmt.Errorf("%s exited before listening (%v):\n%s", name, p.err, p.output())
-	case <-time.After(60 * time.Second):
-		t.Fatalf("%s did not report listening within 60 s:\n%s", name, p.output())
-		return nil, nil
-	}
-}
-
-func (p *proc) output() string {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.log.String()
-}
-
-// kill sends SIGKILL (a crash, not a shutdown) and waits for the exit.
-func (p *proc) kill() {
-	_ = p.cmd.Process.Kill()
-	<-p.done
-}
-
-type lockedWriter struct{ p *proc }
-
-func (w *lockedWriter) Write(b []byte) (int, error) {
-	w.p.mu.Lock()
-	defer w.p.mu.Unlock()
-	return w.p.log.Write(b)
+	return proctest.Start(t, name, bin, args...)
 }
 
 // freePort returns a loopback address whose port was free a moment ago:
@@ -261,8 +180,8 @@ func TestRevocationReachesResourceServer(t *testing.T) {
 		"--login-ip-rate", "0",
 	}
 	latch := startLatch(t, latchArgs...)
-	issuer := "http://" + latch.addr
-	latchArgs[2] = latch.addr // the same address on restart, whatever was asked
+	issuer := "http://" + latch.Addr
+	latchArgs[2] = latch.Addr // the same address on restart, whatever was asked
 
 	startRS := func() string {
 		rs, err := start(t, "resource-server", bins.resourceServer,
@@ -270,7 +189,7 @@ func TestRevocationReachesResourceServer(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		return "http://" + rs.addr
+		return "http://" + rs.Addr
 	}
 	rsURL := startRS()
 	api := rsURL + "/api/hello"
@@ -309,7 +228,7 @@ func TestRevocationReachesResourceServer(t *testing.T) {
 	}
 
 	// latch crashes: after the staleness bound, every token gets 503.
-	latch.kill()
+	latch.Kill()
 	took = pollStatus(t, api, valid, 503, staleness+3*time.Second)
 	t.Logf("503 %v after latch was killed (staleness %v)", took, staleness)
 	if status, _ := call(t, "GET", api, revoked, nil); status != 503 {
@@ -342,18 +261,18 @@ func TestResourceServer_SIGTERM(t *testing.T) {
 	secret := randomSecret()
 	latch := startLatch(t, "serve", "--addr", "127.0.0.1:0", "--db", "sqlite:"+filepath.Join(dir, "latch.db"), "--client", "rs1:"+secret)
 	rs, err := start(t, "resource-server", bins.resourceServer,
-		"--addr", "127.0.0.1:0", "--issuer", "http://"+latch.addr, "--client", "rs1:"+secret)
+		"--addr", "127.0.0.1:0", "--issuer", "http://"+latch.Addr, "--client", "rs1:"+secret)
 	if err != nil {
 		t.Fatal(err)
 	}
-	pollStatus(t, "http://"+rs.addr+"/readyz", "", 200, 10*time.Second)
-	if err := rs.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+	pollStatus(t, "http://"+rs.Addr+"/readyz", "", 200, 10*time.Second)
+	if err := rs.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
 	select {
-	case <-rs.done:
-		if rs.err != nil {
-			t.Errorf("exit after SIGTERM: %v, want status 0", rs.err)
+	case <-rs.Done():
+		if rs.Err() != nil {
+			t.Errorf("exit after SIGTERM: %v, want status 0", rs.Err())
 		}
 	case <-time.After(15 * time.Second):
 		t.Fatal("no exit within 15 s of SIGTERM")

@@ -9,7 +9,6 @@
 package scale_test
 
 import (
-	"bufio"
 	"bytes"
 	"crypto/rand"
 	"encoding/base64"
@@ -18,13 +17,12 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"os/exec"
-	"path/filepath"
-	"regexp"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/latch-dev/latch/internal/proctest"
 )
 
 // latchBin is the binary TestMain builds once for every test.
@@ -41,13 +39,12 @@ func runMain(m *testing.M) int {
 		return 1
 	}
 	defer os.RemoveAll(dir)
-	latchBin = filepath.Join(dir, "latch")
-	cmd := exec.Command("go", "build", "-o", latchBin, "./cmd/latch")
-	cmd.Dir = ".." // the module root
-	if b, err := cmd.CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "scale: go build ./cmd/latch: %v\n%s", err, b)
+	built, err := proctest.Build("..", dir, "./cmd/latch")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "scale:", err)
 		return 1
 	}
+	latchBin = built["./cmd/latch"]
 	return m.Run()
 }
 
@@ -66,98 +63,14 @@ func unavailable(t testing.TB, format string, args ...any) {
 	t.Skipf("!!! SKIPPED: %s (with CI=true this fails)", msg)
 }
 
-// proc is a started binary whose log is kept for failure reports.
-type proc struct {
-	name string
-	cmd  *exec.Cmd
-	addr string // from its `listening addr=HOST:PORT` line
-	done chan struct{}
-	err  error // from Wait, once done is closed
-
-	mu  sync.Mutex
-	log bytes.Buffer
-}
-
-var listeningAddr = regexp.MustCompile(`\blistening\b.*\baddr=(\S+)`)
+// proc is a started latch (see proctest).
+type proc = proctest.Proc
 
 // startLatch runs latch with args, waits for its `listening addr=` line,
 // and kills it when the test ends (its log is printed if the test failed).
 func startLatch(t testing.TB, name string, args ...string) *proc {
 	t.Helper()
-	p := &proc{name: name, cmd: exec.Command(latchBin, args...), done: make(chan struct{})}
-	stderr, err := p.cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	p.cmd.Stdout = &lockedWriter{p}
-	if err := p.cmd.Start(); err != nil {
-		t.Fatalf("start %s: %v", name, err)
-	}
-	t.Cleanup(func() {
-		p.kill()
-		if t.Failed() {
-			t.Logf("--- log of %s (%s):\n%s", name, strings.Join(args, " "), tail(p.output(), 60))
-		}
-	})
-	addr := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(stderr)
-		sc.Buffer(make([]byte, 64<<10), 1<<20)
-		for sc.Scan() {
-			line := sc.Text()
-			p.mu.Lock()
-			p.log.WriteString(line + "\n")
-			p.mu.Unlock()
-			if m := listeningAddr.FindStringSubmatch(line); m != nil {
-				select {
-				case addr <- m[1]:
-				default:
-				}
-			}
-		}
-		_, _ = io.Copy(io.Discard, stderr)
-		p.err = p.cmd.Wait() // after the pipe is drained, as exec asks
-		close(p.done)
-	}()
-	select {
-	case p.addr = <-addr:
-		return p
-	case <-p.done:
-		t.Fatalf("%s exited before listening (%v):\n%s", name, p.err, p.output())
-	case <-time.After(30 * time.Second):
-		t.Fatalf("%s did not report listening within 30 s:\n%s", name, p.output())
-	}
-	return nil
-}
-
-// tail is the last n lines of a log: an outage makes latch log a warning
-// per refused request.
-func tail(log string, n int) string {
-	lines := strings.SplitAfter(log, "\n")
-	if len(lines) <= n {
-		return log
-	}
-	return fmt.Sprintf("[%d lines before these]\n", len(lines)-n) + strings.Join(lines[len(lines)-n:], "")
-}
-
-func (p *proc) output() string {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.log.String()
-}
-
-// kill sends SIGKILL and waits for the exit.
-func (p *proc) kill() {
-	_ = p.cmd.Process.Kill()
-	<-p.done
-}
-
-type lockedWriter struct{ p *proc }
-
-func (w *lockedWriter) Write(b []byte) (int, error) {
-	w.p.mu.Lock()
-	defer w.p.mu.Unlock()
-	return w.p.log.Write(b)
+	return proctest.MustStart(t, name, latchBin, args...)
 }
 
 // ---- HTTP ----

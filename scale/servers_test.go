@@ -21,6 +21,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/latch-dev/latch/internal/proctest"
 )
 
 // The shared servers of the development machines and CI; LATCH_TEST_POSTGRES
@@ -70,7 +72,7 @@ func startInstances(t testing.TB, n int, db, redis string) []*instance {
 	for i := range insts {
 		name := string(rune('A' + i))
 		p := startLatch(t, "latch "+name, latchArgs(db, redis)...)
-		insts[i] = &instance{name: name, url: "http://" + p.addr, p: p}
+		insts[i] = &instance{name: name, url: "http://" + p.Addr, p: p}
 	}
 	return insts
 }
@@ -236,11 +238,11 @@ func (s *server) start(t testing.TB) {
 		}
 		select {
 		case <-done:
-			t.Fatalf("%s exited at start:\n%s", s.name, s.output())
+			t.Fatalf("%s exited at start:\n%s", s.name, s.Output())
 		default:
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("%s does not answer 30 s after its start: %v\n%s", s.name, err, s.output())
+			t.Fatalf("%s does not answer 30 s after its start: %v\n%s", s.name, err, s.Output())
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
@@ -272,7 +274,7 @@ func (s *server) stop(t testing.TB, sig syscall.Signal) {
 	}
 }
 
-func (s *server) output() string {
+func (s *server) Output() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.log.String()
@@ -297,7 +299,7 @@ func privateRedis(t testing.TB) (*server, string) {
 	t.Cleanup(func() {
 		s.stop(t, syscall.SIGTERM)
 		if t.Failed() {
-			t.Logf("--- log of %s:\n%s", s.name, tail(s.output(), 60))
+			t.Logf("--- log of %s:\n%s", s.name, proctest.Tail(s.Output(), 60))
 		}
 	})
 	return s, "redis://" + addr + "/0"
@@ -386,7 +388,7 @@ func privatePostgres(t testing.TB) (*server, string) {
 	t.Cleanup(func() {
 		s.stop(t, syscall.SIGINT)
 		if t.Failed() {
-			t.Logf("--- log of %s:\n%s", s.name, tail(s.output(), 60))
+			t.Logf("--- log of %s:\n%s", s.name, proctest.Tail(s.Output(), 60))
 		}
 	})
 	return s, dbURL
