@@ -234,8 +234,9 @@ func (s *Server) whoami(w http.ResponseWriter, r *http.Request) {
 	// The hot path of every authenticated page: the body is appended by
 	// hand (a third of the CPU of encoding/json here) and the header values
 	// are shared slices, so a request allocates little.
-	b := make([]byte, 0, 256)
-	b = append(b, `{"user":{"id":`...)
+	bp := s.bufs.Get().(*[]byte)
+	defer s.bufs.Put(bp)
+	b := append((*bp)[:0], `{"user":{"id":`...)
 	b = appendJSONString(b, p.User.ID)
 	b = append(b, `,"email":`...)
 	b = appendJSONString(b, p.User.Email)
@@ -252,7 +253,8 @@ func (s *Server) whoami(w http.ResponseWriter, r *http.Request) {
 	h["Content-Type"] = contentTypeJSON
 	h["Cache-Control"] = cacheNoStore
 	w.WriteHeader(200)
-	_, _ = w.Write(b)
+	_, _ = w.Write(b) // copied into the connection's buffer: b may be reused
+	*bp = b
 }
 
 // Header values shared by every response that sets them (never modified).

@@ -93,17 +93,18 @@ func (s *Server) instrument(route string, next http.Handler, stream bool) http.H
 	dur := s.Metrics.duration.WithLabelValues(route)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !stream {
-			select {
-			case s.inflight <- struct{}{}:
-				defer func() { <-s.inflight }()
-			default:
+			// An atomic counter, not a channel: it runs on every request.
+			if s.inflight.Add(1) > int64(s.MaxInFlight) {
+				s.inflight.Add(-1)
 				s.Metrics.observe(route, 503)
 				s.writeError(w, r, errOverloaded)
 				return
 			}
+			defer s.inflight.Add(-1)
 		}
 		start := time.Now()
-		rec := &statusRecorder{ResponseWriter: w, status: 200}
+		rec := s.recorders.Get().(*statusRecorder)
+		*rec = statusRecorder{ResponseWriter: w, status: 200}
 		defer func() {
 			if v := recover(); v != nil { // counted as the 500 recoverer answers
 				s.Metrics.observe(route, 500)
@@ -115,6 +116,8 @@ func (s *Server) instrument(route string, next http.Handler, stream bool) http.H
 			dur.Observe(time.Since(start).Seconds())
 		}
 		s.Metrics.observe(route, rec.status)
+		*rec = statusRecorder{} // drop the ResponseWriter before pooling
+		s.recorders.Put(rec)
 	})
 }
 

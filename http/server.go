@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/latch-dev/latch"
@@ -59,9 +60,14 @@ type Server struct {
 
 	once     sync.Once
 	cookies  cookieNames
-	inflight chan struct{}
-	closing  chan struct{}
-	closed   sync.Once
+	inflight atomic.Int64
+	// Recycled per-request objects: a statusRecorder (reused only after its
+	// handler returned; a panicking request's is dropped) and the whoami
+	// body buffer (reused once written to the connection's buffer).
+	recorders sync.Pool
+	bufs      sync.Pool
+	closing   chan struct{}
+	closed    sync.Once
 }
 
 func (s *Server) init() {
@@ -78,8 +84,9 @@ func (s *Server) init() {
 		if s.MaxInFlight <= 0 {
 			s.MaxInFlight = 4096
 		}
-		s.inflight = make(chan struct{}, s.MaxInFlight)
 		s.closing = make(chan struct{})
+		s.recorders.New = func() any { return new(statusRecorder) }
+		s.bufs.New = func() any { b := make([]byte, 0, 512); return &b }
 		s.cookies = newCookieNames(!s.InsecureCookies)
 	})
 }
