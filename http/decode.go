@@ -65,6 +65,34 @@ func decodeJSON(w http.ResponseWriter, r *http.Request, dst any, allowEmpty bool
 	if _, err := dec.Token(); err != io.EOF {
 		return badRequest("unexpected data after the JSON object")
 	}
+	return missingField(dst)
+}
+
+// decode is decodeJSON that answers the error itself; it reports whether
+// the handler may go on.
+func (s *Server) decode(w http.ResponseWriter, r *http.Request, dst any, allowEmpty bool) bool {
+	if err := decodeJSON(w, r, dst, allowEmpty); err != nil {
+		s.writeError(w, r, err)
+		return false
+	}
+	return true
+}
+
+// missingField reports the first field tagged `latch:"required"` that the
+// body left out (such fields are pointers, nil when absent).
+func missingField(dst any) error {
+	v := reflect.ValueOf(dst)
+	if v.Kind() != reflect.Pointer || v.Elem().Kind() != reflect.Struct {
+		return nil
+	}
+	v = v.Elem()
+	for i := range v.NumField() {
+		f := v.Type().Field(i)
+		if f.Tag.Get("latch") == "required" && v.Field(i).Kind() == reflect.Pointer && v.Field(i).IsNil() {
+			name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+			return badRequest(fmt.Sprintf("field %q is required", name))
+		}
+	}
 	return nil
 }
 
@@ -186,14 +214,4 @@ func safeName(s string) string {
 		s = s[:40]
 	}
 	return strings.ToValidUTF8(s, "?")
-}
-
-// required reports the first missing field.
-func required(fields ...any) error {
-	for i := 0; i+1 < len(fields); i += 2 {
-		if p, ok := fields[i+1].(*string); ok && p == nil {
-			return badRequest(fmt.Sprintf("field %q is required", fields[i]))
-		}
-	}
-	return nil
 }

@@ -134,15 +134,10 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) signup(w http.ResponseWriter, r *http.Request) {
 	var req struct {
-		Email    *string `json:"email"`
-		Password *string `json:"password"`
+		Email    *string `json:"email" latch:"required"`
+		Password *string `json:"password" latch:"required"`
 	}
-	if err := decodeJSON(w, r, &req, false); err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	if err := required("email", req.Email, "password", req.Password); err != nil {
-		s.writeError(w, r, err)
+	if !s.decode(w, r, &req, false) {
 		return
 	}
 	u, err := s.Service.Signup(r.Context(), *req.Email, *req.Password)
@@ -155,17 +150,12 @@ func (s *Server) signup(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	var req struct {
-		Email           *string `json:"email"`
-		Password        *string `json:"password"`
+		Email           *string `json:"email" latch:"required"`
+		Password        *string `json:"password" latch:"required"`
 		Mode            string  `json:"mode"`
 		RefreshDelivery string  `json:"refresh_delivery"`
 	}
-	if err := decodeJSON(w, r, &req, false); err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	if err := required("email", req.Email, "password", req.Password); err != nil {
-		s.writeError(w, r, err)
+	if !s.decode(w, r, &req, false) {
 		return
 	}
 	mode := latch.KindSession
@@ -298,8 +288,7 @@ func appendJSONString(b []byte, s string) []byte {
 }
 
 func (s *Server) logout(w http.ResponseWriter, r *http.Request) {
-	if err := decodeJSON(w, r, &struct{}{}, true); err != nil {
-		s.writeError(w, r, err)
+	if !s.decode(w, r, &struct{}{}, true) {
 		return
 	}
 	p, ok := s.authed(w, r)
@@ -326,8 +315,7 @@ func (s *Server) clearOwnCookies(w http.ResponseWriter, p *latch.Principal) {
 }
 
 func (s *Server) logoutAll(w http.ResponseWriter, r *http.Request) {
-	if err := decodeJSON(w, r, &struct{}{}, true); err != nil {
-		s.writeError(w, r, err)
+	if !s.decode(w, r, &struct{}{}, true) {
 		return
 	}
 	p, ok := s.authed(w, r)
@@ -395,15 +383,10 @@ func (s *Server) deleteSession(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) changePassword(w http.ResponseWriter, r *http.Request) {
 	var req struct {
-		Current *string `json:"current_password"`
-		New     *string `json:"new_password"`
+		Current *string `json:"current_password" latch:"required"`
+		New     *string `json:"new_password" latch:"required"`
 	}
-	if err := decodeJSON(w, r, &req, false); err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	if err := required("current_password", req.Current, "new_password", req.New); err != nil {
-		s.writeError(w, r, err)
+	if !s.decode(w, r, &req, false) {
 		return
 	}
 	p, ok := s.authed(w, r)
@@ -428,8 +411,7 @@ func (s *Server) refresh(w http.ResponseWriter, r *http.Request) {
 	var req struct {
 		RefreshToken *string `json:"refresh_token"`
 	}
-	if err := decodeJSON(w, r, &req, true); err != nil {
-		s.writeError(w, r, err)
+	if !s.decode(w, r, &req, true) {
 		return
 	}
 	token, fromCookie := "", false
@@ -450,8 +432,7 @@ func (s *Server) refresh(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) exchange(w http.ResponseWriter, r *http.Request) {
-	if err := decodeJSON(w, r, &struct{}{}, true); err != nil {
-		s.writeError(w, r, err)
+	if !s.decode(w, r, &struct{}{}, true) {
 		return
 	}
 	p, ok := s.authed(w, r)
@@ -481,8 +462,7 @@ func (s *Server) adminSessions(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) adminRevoke(w http.ResponseWriter, r *http.Request) {
-	if err := decodeJSON(w, r, &struct{}{}, true); err != nil {
-		s.writeError(w, r, err)
+	if !s.decode(w, r, &struct{}{}, true) {
 		return
 	}
 	if err := s.Service.AdminRevoke(r.Context(), r.PathValue("id")); err != nil {
@@ -494,14 +474,9 @@ func (s *Server) adminRevoke(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) adminRole(w http.ResponseWriter, r *http.Request) {
 	var req struct {
-		Role *string `json:"role"`
+		Role *string `json:"role" latch:"required"`
 	}
-	if err := decodeJSON(w, r, &req, false); err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	if err := required("role", req.Role); err != nil {
-		s.writeError(w, r, err)
+	if !s.decode(w, r, &req, false) {
 		return
 	}
 	if err := s.Service.SetRole(r.Context(), r.PathValue("id"), *req.Role); err != nil {
@@ -513,8 +488,7 @@ func (s *Server) adminRole(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) adminDisable(disabled bool) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		if err := decodeJSON(w, r, &struct{}{}, true); err != nil {
-			s.writeError(w, r, err)
+		if !s.decode(w, r, &struct{}{}, true) {
 			return
 		}
 		if err := s.Service.SetDisabled(r.Context(), r.PathValue("id"), disabled); err != nil {
