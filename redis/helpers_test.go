@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"fmt"
 	"io"
 	"net"
 	"os"
@@ -20,6 +19,8 @@ import (
 
 	"github.com/latch-dev/latch"
 	"github.com/latch-dev/latch/redis"
+
+	"github.com/latch-dev/latch/internal/testenv"
 )
 
 // testURL is the shared Redis the tests use: LATCH_TEST_REDIS, by default
@@ -32,19 +33,10 @@ func testURL() string {
 	return "redis://127.0.0.1:6379/0"
 }
 
-var skipNotice sync.Once
-
 // unavailable fails the test in CI and skips it, loudly, elsewhere.
 func unavailable(t testing.TB, format string, args ...any) {
 	t.Helper()
-	msg := fmt.Sprintf(format, args...)
-	if os.Getenv("CI") == "true" {
-		t.Fatalf("%s (CI=true: Redis tests must run)", msg)
-	}
-	skipNotice.Do(func() {
-		fmt.Fprintf(os.Stderr, "\n*** SKIPPING REDIS TESTS: %s ***\n\n", msg)
-	})
-	t.Skipf("SKIPPED: %s", msg)
+	testenv.Unavailable(t, "Redis", format, args...)
 }
 
 func newPrefix() string {

@@ -18,11 +18,12 @@ import (
 	"net/http"
 	"os"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/latch-dev/latch/internal/proctest"
+
+	"github.com/latch-dev/latch/internal/testenv"
 )
 
 // latchBin is the binary TestMain builds once for every test.
@@ -48,19 +49,10 @@ func runMain(m *testing.M) int {
 	return m.Run()
 }
 
-var skipNotice sync.Once
-
 // unavailable fails the test in CI and skips it, loudly, elsewhere.
 func unavailable(t testing.TB, format string, args ...any) {
 	t.Helper()
-	msg := fmt.Sprintf(format, args...)
-	if os.Getenv("CI") == "true" {
-		t.Fatalf("%s (CI=true: the scale tests must run)", msg)
-	}
-	skipNotice.Do(func() {
-		fmt.Fprintf(os.Stderr, "\n*** SKIPPING SCALE TESTS: %s ***\n\n", msg)
-	})
-	t.Skipf("!!! SKIPPED: %s (with CI=true this fails)", msg)
+	testenv.Unavailable(t, "a service", format, args...)
 }
 
 // proc is a started latch (see proctest).
