@@ -5,13 +5,11 @@ import (
 	"embed"
 	"errors"
 	"fmt"
-	"io/fs"
-	"path"
-	"strconv"
-	"strings"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/latch-dev/latch/internal/migrations"
 )
 
 // Advisory lock keys (pg_advisory_xact_lock takes a bigint): "latch" in
@@ -33,32 +31,11 @@ const (
 //go:embed migrations/*.sql
 var migrationFiles embed.FS
 
-type migration struct {
-	version int
-	name    string
-	sql     string
-}
-
-// migrations returns the embedded migrations in order, checking their
-// numbering.
-func migrations() ([]migration, error) {
-	names, err := fs.Glob(migrationFiles, "migrations/*.sql")
+// loadMigrations returns the embedded migrations in order.
+func loadMigrations() ([]migrations.Migration, error) {
+	ms, err := migrations.Load(migrationFiles, "migrations/*.sql")
 	if err != nil {
-		return nil, err
-	}
-	var ms []migration
-	for _, name := range names { // sorted, and the numbers are zero-padded
-		base := path.Base(name)
-		num, _, _ := strings.Cut(base, "_")
-		v, err := strconv.Atoi(num)
-		if err != nil || v != len(ms)+1 {
-			return nil, fmt.Errorf("postgres: migration %s: want number %04d", base, len(ms)+1)
-		}
-		b, err := migrationFiles.ReadFile(name)
-		if err != nil {
-			return nil, err
-		}
-		ms = append(ms, migration{version: v, name: base, sql: string(b)})
+		return nil, fmt.Errorf("postgres: %w", err)
 	}
 	return ms, nil
 }
@@ -74,7 +51,7 @@ func migrations() ([]migration, error) {
 // accepts only reads for now (Ping then reports it unavailable).
 func (db *DB) migrate(ctx context.Context, schema string) error {
 	const op = "migrate"
-	ms, err := migrations()
+	ms, err := loadMigrations()
 	if err != nil {
 		return err
 	}
@@ -136,10 +113,10 @@ func (db *DB) migrate(ctx context.Context, schema string) error {
 	for _, m := range ms[current:] {
 		// Without arguments pgx sends the file as a simple query, which may
 		// hold several statements.
-		if _, err := tx.Exec(ctx, m.sql); err != nil {
-			return db.fail(ctx, "migration "+m.name, err)
+		if _, err := tx.Exec(ctx, m.SQL); err != nil {
+			return db.fail(ctx, "migration "+m.Name, err)
 		}
-		if _, err := tx.Exec(ctx, `INSERT INTO schema_version (version) VALUES ($1)`, m.version); err != nil {
+		if _, err := tx.Exec(ctx, `INSERT INTO schema_version (version) VALUES ($1)`, m.Version); err != nil {
 			return db.fail(ctx, op, err)
 		}
 	}

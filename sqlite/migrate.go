@@ -5,11 +5,9 @@ import (
 	"database/sql"
 	"embed"
 	"fmt"
-	"io/fs"
-	"path"
-	"strconv"
-	"strings"
 	"time"
+
+	"github.com/latch-dev/latch/internal/migrations"
 )
 
 // migrationFiles are the schema migrations, NNNN_name.sql, numbered from 1
@@ -19,32 +17,11 @@ import (
 //go:embed migrations/*.sql
 var migrationFiles embed.FS
 
-type migration struct {
-	version int
-	name    string
-	sql     string
-}
-
-// migrations returns the embedded migrations in order, checking their
-// numbering.
-func migrations() ([]migration, error) {
-	names, err := fs.Glob(migrationFiles, "migrations/*.sql")
+// loadMigrations returns the embedded migrations in order.
+func loadMigrations() ([]migrations.Migration, error) {
+	ms, err := migrations.Load(migrationFiles, "migrations/*.sql")
 	if err != nil {
-		return nil, err
-	}
-	var ms []migration
-	for _, name := range names { // sorted, and the numbers are zero-padded
-		base := path.Base(name)
-		num, _, _ := strings.Cut(base, "_")
-		v, err := strconv.Atoi(num)
-		if err != nil || v != len(ms)+1 {
-			return nil, fmt.Errorf("sqlite: migration %s: want number %04d", base, len(ms)+1)
-		}
-		b, err := migrationFiles.ReadFile(name)
-		if err != nil {
-			return nil, err
-		}
-		ms = append(ms, migration{version: v, name: base, sql: string(b)})
+		return nil, fmt.Errorf("sqlite: %w", err)
 	}
 	return ms, nil
 }
@@ -54,7 +31,7 @@ func migrations() ([]migration, error) {
 // a failed migration leaves the database as it was. Each applied version is
 // recorded in schema_version.
 func migrate(ctx context.Context, w *sql.DB) error {
-	ms, err := migrations()
+	ms, err := loadMigrations()
 	if err != nil {
 		return err
 	}
@@ -78,11 +55,11 @@ func migrate(ctx context.Context, w *sql.DB) error {
 		return fmt.Errorf("sqlite: database schema version %d is newer than this latch supports (%d); upgrade latch", current, latest)
 	}
 	for _, m := range ms[current:] {
-		if _, err := tx.ExecContext(ctx, m.sql); err != nil {
-			return fail(ctx, "migration "+m.name, err)
+		if _, err := tx.ExecContext(ctx, m.SQL); err != nil {
+			return fail(ctx, "migration "+m.Name, err)
 		}
 		if _, err := tx.ExecContext(ctx, `INSERT INTO schema_version (version, applied_at) VALUES (?, ?)`,
-			m.version, time.Now().UnixNano()); err != nil {
+			m.Version, time.Now().UnixNano()); err != nil {
 			return fail(ctx, "migrate", err)
 		}
 	}
