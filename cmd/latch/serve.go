@@ -228,6 +228,9 @@ func serve(ctx context.Context, args []string, stderr io.Writer, getenv func(str
 	if err != nil {
 		return err
 	}
+	if cfg.MasterKey == "" && cfg.JWTAlg != "HS256" {
+		logger.Warn("private signing keys are stored unencrypted in the database; set --master-key to seal them")
+	}
 
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
