@@ -44,9 +44,9 @@ func startCluster(t *testing.T) string {
 	return "redis+cluster://" + strings.Join(addrs, ",")
 }
 
-func TestCluster(t *testing.T) {
-	url := startCluster(t)
-
+// testTopology runs what every Redis topology (Cluster, Sentinel) must
+// support: the conformance suite, the bus, and UseSession.
+func testTopology(t *testing.T, url string) {
 	t.Run("storetest", func(t *testing.T) { storetest.Run(t, openStores(url)) })
 
 	t.Run("bus", func(t *testing.T) {
@@ -61,9 +61,14 @@ func TestCluster(t *testing.T) {
 		f.create(t, s)
 		got := f.use(t, s.TokenHash, t0.Add(time.Minute))
 		if !got.IdleExpiresAt.Equal(t0.Add(time.Minute+idle)) || !bytes.Equal(got.CSRFHash, s.CSRFHash) {
-			t.Errorf("UseSession on a Cluster = %+v", got)
+			t.Errorf("UseSession through %s = %+v", url, got)
 		}
 	})
+}
+
+func TestCluster(t *testing.T) {
+	url := startCluster(t)
+	testTopology(t, url)
 
 	t.Run("the recovery flush reaches every master", func(t *testing.T) {
 		prefix := newPrefix()

@@ -1,7 +1,6 @@
 package redis_test
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"os"
@@ -12,8 +11,6 @@ import (
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
-
-	"github.com/latch-dev/latch/storetest"
 )
 
 // startSentinel starts a private master and one Sentinel watching it, and
@@ -49,23 +46,5 @@ func startSentinel(t *testing.T) string {
 // TestSentinel runs the conformance suite and the bus through Sentinel
 // discovery: latch finds the master by asking the Sentinel.
 func TestSentinel(t *testing.T) {
-	url := startSentinel(t)
-
-	t.Run("storetest", func(t *testing.T) { storetest.Run(t, openStores(url)) })
-
-	t.Run("bus", func(t *testing.T) {
-		prefix := newPrefix()
-		testBus(t, mustOpenPrefix(t, url, prefix), mustOpenPrefix(t, url, prefix))
-	})
-
-	t.Run("UseSession", func(t *testing.T) {
-		f := newSessionFixture(t, url)
-		t0 := base()
-		s := newSession(t0)
-		f.create(t, s)
-		got := f.use(t, s.TokenHash, t0.Add(time.Minute))
-		if !got.IdleExpiresAt.Equal(t0.Add(time.Minute+idle)) || !bytes.Equal(got.CSRFHash, s.CSRFHash) {
-			t.Errorf("UseSession through Sentinel = %+v", got)
-		}
-	})
+	testTopology(t, startSentinel(t))
 }
