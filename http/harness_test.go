@@ -239,7 +239,7 @@ func newTestServer(t testing.TB, opts ...option) *testServer {
 		ts.HTTP.IdleTimeout = cfg.httpIdle
 	}
 	ts.HTTP.RegisterOnShutdown(ts.Server.Close)
-	go func() { _ = ts.HTTP.Serve(ln) }()
+	go func() { _ = ts.HTTP.Serve(lhttp.NewListener(ln)) }()
 
 	transport := &http.Transport{MaxIdleConnsPerHost: 64, DisableCompression: true}
 	ts.client = &http.Client{Transport: transport, Timeout: 30 * time.Second,

@@ -333,7 +333,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer, getenv func(str
 	}()
 
 	errc := make(chan error, 1)
-	go func() { errc <- hs.Serve(ln) }()
+	go func() { errc <- hs.Serve(http.NewListener(ln)) }()
 	// Printed whatever --log-level says: scripts and tests wait for it.
 	rec := slog.NewRecord(time.Now(), slog.LevelInfo, "listening", 0)
 	rec.Add("addr", ln.Addr().String(), "issuer", issuer, "db", dbKind(cfg.DB), "alg", cfg.JWTAlg)
