@@ -2,6 +2,7 @@ package password_test
 
 import (
 	"errors"
+	"os"
 	"strings"
 	"testing"
 
@@ -83,5 +84,25 @@ func TestNewPolicy_list(t *testing.T) {
 		if err := p.Check(pw, ""); err == nil || err.Error() != errCommon.Error() {
 			t.Errorf("Check(%q) = %v, want %v", pw, err, errCommon)
 		}
+	}
+	// Every entry long enough to pass the length check is refused, so the
+	// list is read whole and the lookup finds each entry.
+	list, err := os.ReadFile("common-passwords.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	checked := 0
+	for line := range strings.Lines(string(list)) {
+		line = strings.TrimRight(line, "\r\n")
+		if strings.HasPrefix(line, "#") || len(line) < password.MinLength || len(line) > password.MaxLength {
+			continue
+		}
+		checked++
+		if err := p.Check(line, ""); err == nil || err.Error() != errCommon.Error() {
+			t.Errorf("Check(%q) = %v, want %v", line, err, errCommon)
+		}
+	}
+	if checked < 2_000 {
+		t.Fatalf("only %d entries of 8 bytes or more checked", checked)
 	}
 }
