@@ -237,7 +237,7 @@ func (s *Server) whoami(w http.ResponseWriter, r *http.Request) {
 	b = append(b, `,"session_id":`...)
 	b = appendJSONString(b, p.SessionID)
 	b = append(b, `,"expires_at":"`...)
-	b = p.ExpiresAt.UTC().AppendFormat(b, time.RFC3339)
+	b = appendTimestamp(b, p.ExpiresAt)
 	b = append(b, "\"}}\n"...)
 	h := w.Header()
 	h["Content-Type"] = contentTypeJSON
@@ -253,37 +253,54 @@ var (
 	cacheNoStore    = []string{"no-store"}
 )
 
+// appendTimestamp appends t as RFC 3339 in UTC to the second, the form of
+// the whoami body, by the formatter's fast path (AppendFormat first parses
+// its layout).
+func appendTimestamp(b []byte, t time.Time) []byte {
+	t = t.UTC().Truncate(time.Second)
+	if out, err := t.AppendText(b); err == nil {
+		return out
+	}
+	return t.AppendFormat(b, time.RFC3339) // years outside 0-9999
+}
+
 // appendJSONString appends s as a JSON string. Invalid UTF-8 becomes U+FFFD,
 // as encoding/json does; the HTML characters need no escaping in
-// application/json.
+// application/json. Runs of bytes that need no escape are copied whole.
 func appendJSONString(b []byte, s string) []byte {
 	const hex = "0123456789abcdef"
 	b = append(b, '"')
+	start := 0 // s[start:i] is pending, to be copied as it is
 	for i := 0; i < len(s); {
 		c := s[i]
 		if c < utf8.RuneSelf {
-			switch {
-			case c == '"' || c == '\\':
+			if c >= 0x20 && c != '"' && c != '\\' {
+				i++
+				continue
+			}
+			b = append(b, s[start:i]...)
+			if c == '"' || c == '\\' {
 				b = append(b, '\\', c)
-			case c < 0x20:
+			} else {
 				b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
-			default:
-				b = append(b, c)
 			}
 			i++
+			start = i
 			continue
 		}
 		r, size := utf8.DecodeRuneInString(s[i:])
-		switch {
-		case r == utf8.RuneError && size == 1:
-			b = append(b, "\ufffd"...)
-		case r == '\u2028' || r == '\u2029': // valid JSON, but not in JavaScript strings
-			b = append(b, '\\', 'u', '2', '0', '2', hex[r&0xf])
-		default:
-			b = append(b, s[i:i+size]...)
+		if (r == utf8.RuneError && size == 1) || r == '\u2028' || r == '\u2029' {
+			b = append(b, s[start:i]...)
+			if r == utf8.RuneError {
+				b = append(b, "\ufffd"...)
+			} else { // valid JSON, but not in JavaScript strings
+				b = append(b, '\\', 'u', '2', '0', '2', hex[r&0xf])
+			}
+			start = i + size
 		}
 		i += size
 	}
+	b = append(b, s[start:]...)
 	return append(b, '"')
 }
 

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	nethttp "net/http"
 	"testing"
+	"time"
 )
 
 // appendJSONString must produce JSON that decodes to what encoding/json's
@@ -25,6 +26,39 @@ func FuzzAppendJSONString(f *testing.F) {
 			t.Fatalf("appendJSONString(%q) decodes to %q, encoding/json's to %q", s, fromOurs, fromStd)
 		}
 	})
+}
+
+func TestAppendJSONString(t *testing.T) {
+	for _, tt := range []struct{ in, want string }{
+		{"", `""`},
+		{"a@example.com", `"a@example.com"`},
+		{`a"b\c`, `"a\"b\\c"`},
+		{"\x00\n\x1f", `"\u0000\u000a\u001f"`},
+		{"ünï ☃ \ufffd", "\"ünï ☃ \ufffd\""},
+		{"x\xffy", "\"x\ufffdy\""},
+		{"\u2028\u2029end", `"\u2028\u2029end"`},
+		{"tail\xc3", "\"tail\ufffd\""},
+	} {
+		if got := string(appendJSONString([]byte("pre:"), tt.in)); got != "pre:"+tt.want {
+			t.Errorf("appendJSONString(%q) = %s, want pre:%s", tt.in, got, tt.want)
+		}
+	}
+}
+
+func TestAppendTimestamp(t *testing.T) {
+	for _, tm := range []time.Time{
+		time.Date(2026, 11, 22, 18, 30, 5, 0, time.UTC),
+		time.Date(2026, 11, 22, 18, 30, 5, 999_999_999, time.UTC),
+		time.Date(2026, 11, 22, 20, 30, 5, 1, time.FixedZone("x", 2*3600)),
+		time.Date(1, 1, 1, 0, 0, 0, 0, time.UTC),
+		time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC),
+		time.Date(-1, 1, 1, 0, 0, 0, 0, time.UTC),
+	} {
+		want := tm.UTC().Truncate(time.Second).Format(time.RFC3339)
+		if got := string(appendTimestamp([]byte("pre:"), tm)); got != "pre:"+want {
+			t.Errorf("appendTimestamp(%v) = %s, want pre:%s", tm, got, want)
+		}
+	}
 }
 
 // cookie must find what net/http's r.Cookie finds, and refuse what it refuses.
