@@ -45,6 +45,28 @@ func TestAppendJSONString(t *testing.T) {
 	}
 }
 
+// plainPrefix stops at the first byte that is not plain, whatever it is
+// and wherever it sits in the eight-byte words.
+func TestPlainPrefix(t *testing.T) {
+	plain := []byte("abcdefghijklmnopqrstuvwxyz@.-_+0")
+	for c := range 256 {
+		isPlain := c >= 0x20 && c < 0x80 && c != '"' && c != '\\'
+		for pos := range 20 {
+			for _, n := range []int{pos + 1, 20, 32} {
+				s := append([]byte(nil), plain[:n]...)
+				s[pos] = byte(c)
+				want := pos
+				if isPlain {
+					want = n
+				}
+				if got := plainPrefix(string(s)); got != want {
+					t.Fatalf("plainPrefix(%q) = %d, want %d", s, got, want)
+				}
+			}
+		}
+	}
+}
+
 func TestAppendTimestamp(t *testing.T) {
 	for _, tm := range []time.Time{
 		time.Date(2026, 11, 22, 18, 30, 5, 0, time.UTC),
