@@ -149,8 +149,11 @@ func (c *deadlineConn) setDeadline(d *deadline, t time.Time, apply func(time.Tim
 		}
 	}
 	// Far or none: deferred. The store comes before the check of set (see
-	// expire for the other half).
-	d.at.Store(at)
+	// expire for the other half); it is skipped when it would change
+	// nothing (clearing a deadline that is not there, most often).
+	if d.at.Load() != at {
+		d.at.Store(at)
+	}
 	if d.set.Load() {
 		d.mu.Lock()
 		defer d.mu.Unlock()

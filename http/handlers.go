@@ -47,7 +47,11 @@ func (e errBearer) Unwrap() error { return e.err }
 
 // bearerToken returns the token of an "Authorization: Bearer" header.
 func bearerToken(r *http.Request) (string, bool) {
-	h := r.Header.Get("Authorization")
+	vs := r.Header["Authorization"] // what Header.Get does, less the canonicalization of a canonical key
+	if len(vs) == 0 {
+		return "", false
+	}
+	h := vs[0]
 	scheme, tok, ok := strings.Cut(h, " ")
 	if !ok || !strings.EqualFold(scheme, "Bearer") {
 		return "", false

@@ -91,6 +91,7 @@ type routeStatus struct {
 // a fast 503 rather than queueing without limit.
 func (s *Server) instrument(route string, next http.Handler, stream bool) http.Handler {
 	dur := s.Metrics.duration.WithLabelValues(route)
+	ok := s.Metrics.counter(route, 200) // the usual answer, without a lookup
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !stream {
 			// An atomic counter, not a channel: it runs on every request.
@@ -115,7 +116,11 @@ func (s *Server) instrument(route string, next http.Handler, stream bool) http.H
 		if !stream {
 			dur.Observe(time.Since(start).Seconds())
 		}
-		s.Metrics.observe(route, rec.status)
+		if rec.status == 200 {
+			ok.Inc()
+		} else {
+			s.Metrics.observe(route, rec.status)
+		}
 		*rec = statusRecorder{} // drop the ResponseWriter before pooling
 		s.recorders.Put(rec)
 	})
