@@ -120,13 +120,9 @@ type deadline struct {
 	mu sync.Mutex
 }
 
-func (c *deadlineConn) SetReadDeadline(t time.Time) error {
-	return c.setDeadline(&c.read, t, c.Conn.SetReadDeadline)
-}
+func (c *deadlineConn) SetReadDeadline(t time.Time) error { return c.setDeadline(&c.read, t) }
 
-func (c *deadlineConn) SetWriteDeadline(t time.Time) error {
-	return c.setDeadline(&c.write, t, c.Conn.SetWriteDeadline)
-}
+func (c *deadlineConn) SetWriteDeadline(t time.Time) error { return c.setDeadline(&c.write, t) }
 
 func (c *deadlineConn) SetDeadline(t time.Time) error {
 	if err := c.SetReadDeadline(t); err != nil {
@@ -135,7 +131,7 @@ func (c *deadlineConn) SetDeadline(t time.Time) error {
 	return c.SetWriteDeadline(t)
 }
 
-func (c *deadlineConn) setDeadline(d *deadline, t time.Time, apply func(time.Time) error) error {
+func (c *deadlineConn) setDeadline(d *deadline, t time.Time) error {
 	var at int64
 	if !t.IsZero() {
 		at = t.UnixNano()
@@ -145,7 +141,7 @@ func (c *deadlineConn) setDeadline(d *deadline, t time.Time, apply func(time.Tim
 			defer d.mu.Unlock()
 			d.at.Store(0)
 			d.set.Store(true)
-			return apply(t)
+			return c.apply(d, t)
 		}
 	}
 	// Far or none: deferred. The store comes before the check of set (see
@@ -159,7 +155,7 @@ func (c *deadlineConn) setDeadline(d *deadline, t time.Time, apply func(time.Tim
 		defer d.mu.Unlock()
 		if d.set.Load() {
 			d.set.Store(false)
-			return apply(time.Time{})
+			return c.apply(d, time.Time{})
 		}
 	}
 	return nil
@@ -182,11 +178,15 @@ func (c *deadlineConn) expire(d *deadline, now int64) {
 		d.set.Store(prev) // moved meanwhile
 		return
 	}
+	_ = c.apply(d, expired)
+}
+
+// apply sets d's deadline on the connection itself.
+func (c *deadlineConn) apply(d *deadline, t time.Time) error {
 	if d == &c.read {
-		_ = c.Conn.SetReadDeadline(expired)
-	} else {
-		_ = c.Conn.SetWriteDeadline(expired)
+		return c.Conn.SetReadDeadline(t)
 	}
+	return c.Conn.SetWriteDeadline(t)
 }
 
 func (c *deadlineConn) Close() error {
