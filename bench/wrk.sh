@@ -2,7 +2,7 @@
 # HTTP throughput of latch's hot paths next to a bare net/http server, measured
 # in one window (see ../shared/PERF.md and BENCHMARKS.md).
 #
-#   bench/wrk.sh [ROUNDS] [DURATION] [DB]      defaults: 5 10s sqlite
+#   bench/wrk.sh [ROUNDS] [DURATION] [DB]      defaults: 12 3s sqlite
 #
 # DB is sqlite, memory, or pgredis: latch on a fresh PostgreSQL database
 # (LATCH_BENCH_POSTGRES, default the local server) with Redis
@@ -10,14 +10,18 @@
 # then does one Redis GET per request, the ceiling of a one-round-trip path.
 #
 # Each server runs pinned to CPU 0 (GOMAXPROCS=1), wrk -t1 -c64 to CPU 1. Every
-# round measures, back to back: the bare server and latch /v1/whoami with a
-# session cookie, then the bare server and latch with a bearer access token
-# (the bare server gets the same request headers and ignores them). It
-# prints req/s and p99 per run, then the median over rounds of each
-# per-round ratio. Needs wrk (apt-get install wrk) and curl.
+# round measures two pairs, back to back: the bare server and latch
+# /v1/whoami with a session cookie, then the bare server and latch with a
+# bearer access token (the bare server gets the same request headers and
+# ignores them). Within a pair the order alternates from round to round
+# (bare first, then latch first), so that neither side always runs in the
+# same position of the machine's drifts. It prints req/s and p99 per run,
+# then the median and quartiles over rounds of each per-pair ratio. Many
+# short pairs: this machine's throughput swings by a quarter from one run
+# to the next. Needs wrk (apt-get install wrk) and curl.
 set -euo pipefail
-rounds=${1:-5}
-dur=${2:-10s}
+rounds=${1:-12}
+dur=${2:-3s}
 db=${3:-sqlite}
 cd "$(dirname "$0")/.."
 tmp=$(mktemp -d)
@@ -97,7 +101,12 @@ run() {
 	echo "$rps $p99"
 }
 
-median() { sort -g | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
+# quartiles: "q1 median q3" of the numbers on stdin (linear interpolation).
+quartiles() {
+	sort -g | awk '{a[NR]=$1}
+	function q(p,  h, l) { h = (NR-1)*p + 1; l = int(h); return (l >= NR) ? a[NR] : a[l] + (h-l)*(a[l+1]-a[l]) }
+	END {printf "%.3f %.3f %.3f\n", q(0.25), q(0.5), q(0.75)}'
+}
 
 printf '%-6s %-34s %12s %10s\n' round config req/s p99
 : >"$tmp/r-session"
@@ -106,16 +115,23 @@ bare="bare net/http${hello_args:+ + GET}"
 for i in $(seq "$rounds"); do
 	# The bare server gets the same request headers as latch (it ignores
 	# them), so that both read the same bytes and only latch's work differs.
-	read -r hc hcp < <(run hello "http://$hello/" "Cookie: $cookie")
-	read -r s sp < <(run session "http://$latch/v1/whoami" "Cookie: $cookie")
-	read -r hb hbp < <(run hello "http://$hello/" "Authorization: Bearer $token")
-	read -r t tp < <(run token "http://$latch/v1/whoami" "Authorization: Bearer $token")
+	if ((i % 2)); then
+		read -r hc hcp < <(run hello "http://$hello/" "Cookie: $cookie")
+		read -r s sp < <(run session "http://$latch/v1/whoami" "Cookie: $cookie")
+		read -r hb hbp < <(run hello "http://$hello/" "Authorization: Bearer $token")
+		read -r t tp < <(run token "http://$latch/v1/whoami" "Authorization: Bearer $token")
+	else
+		read -r s sp < <(run session "http://$latch/v1/whoami" "Cookie: $cookie")
+		read -r hc hcp < <(run hello "http://$hello/" "Cookie: $cookie")
+		read -r t tp < <(run token "http://$latch/v1/whoami" "Authorization: Bearer $token")
+		read -r hb hbp < <(run hello "http://$hello/" "Authorization: Bearer $token")
+	fi
 	printf '%-6s %-34s %12s %10s\n' "$i" "$bare (cookie header)" "$hc" "$hcp" "$i" "latch whoami (session cookie)" "$s" "$sp" \
 		"$i" "$bare (bearer header)" "$hb" "$hbp" "$i" "latch whoami (bearer token)" "$t" "$tp"
 	awk -v a="$s" -v b="$hc" 'BEGIN {print a/b}' >>"$tmp/r-session"
 	awk -v a="$t" -v b="$hb" 'BEGIN {print a/b}' >>"$tmp/r-token"
 done
-echo "median ratio to bare net/http over $rounds rounds ($db):"
-echo "  whoami session cookie: $(median <"$tmp/r-session")"
-echo "  whoami bearer token:   $(median <"$tmp/r-token")"
+echo "ratio to bare net/http over $rounds pairs ($db): q1 median q3"
+echo "  whoami session cookie: $(quartiles <"$tmp/r-session")"
+echo "  whoami bearer token:   $(quartiles <"$tmp/r-token")"
 echo "latch RSS after the runs: $(ps -o rss= -p "${pids[1]}") KiB"
