@@ -32,14 +32,14 @@ const deferAfter = time.Second
 var expired = time.Unix(1, 0)
 
 // NewListener returns ln with coarse-grained connection deadlines (above).
-// Closing it stops its sweeper.
+// Its sweeper stops once it and all its connections are closed.
 func NewListener(ln net.Listener) net.Listener {
 	return newDeadlineListener(ln, deadlineTick, deferAfter)
 }
 
 func newDeadlineListener(ln net.Listener, tick, deferAfter time.Duration) *deadlineListener {
 	l := &deadlineListener{Listener: ln, tick: tick, deferAfter: int64(deferAfter),
-		conns: map[*deadlineConn]struct{}{}, done: make(chan struct{})}
+		conns: map[*deadlineConn]struct{}{}, done: make(chan struct{}), swept: make(chan struct{})}
 	l.now.Store(time.Now().UnixNano())
 	go l.sweep()
 	return l
@@ -56,6 +56,7 @@ type deadlineListener struct {
 
 	done      chan struct{}
 	closeOnce sync.Once
+	swept     chan struct{} // closed when the sweeper has stopped
 }
 
 func (l *deadlineListener) Accept() (net.Conn, error) {
@@ -75,14 +76,19 @@ func (l *deadlineListener) Close() error {
 	return l.Listener.Close()
 }
 
+// sweep enforces deferred deadlines until the listener is closed and its
+// last connection too: connections still draining after Close keep their
+// timeouts.
 func (l *deadlineListener) sweep() {
+	defer close(l.swept)
 	t := time.NewTicker(l.tick)
 	defer t.Stop()
+	done := l.done
 	var batch []*deadlineConn
 	for {
 		select {
-		case <-l.done:
-			return
+		case <-done:
+			done = nil // closed: sweep on until no connection is left
 		case now := <-t.C:
 			n := now.UnixNano()
 			l.now.Store(n)
@@ -91,6 +97,9 @@ func (l *deadlineListener) sweep() {
 				batch = append(batch, c)
 			}
 			l.mu.Unlock()
+			if done == nil && len(batch) == 0 {
+				return
+			}
 			for _, c := range batch {
 				c.expire(&c.read, n)
 				c.expire(&c.write, n)

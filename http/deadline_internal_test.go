@@ -260,6 +260,30 @@ func TestDeadlineListener_ConcurrentSetAndSweep(t *testing.T) {
 	}
 }
 
+// A server draining after its listener closed still times its
+// connections out.
+func TestDeadlineListener_DeadlinesOutliveListener(t *testing.T) {
+	l, c, _ := connPair(t, testTick, testDeferAfter)
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.SetReadDeadline(time.Now().Add(200 * time.Millisecond)); err != nil {
+		t.Fatal(err)
+	}
+	wantTimeout(t, result(t, readResult(c)))
+	select {
+	case <-l.swept:
+		t.Fatal("the sweeper stopped with a connection still open")
+	default:
+	}
+	_ = c.Close()
+	select {
+	case <-l.swept:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the sweeper still runs after the listener and its last connection closed")
+	}
+}
+
 func TestDeadlineListener_ForgetsClosedConnections(t *testing.T) {
 	l, c, _ := connPair(t, testTick, testDeferAfter)
 	l.mu.Lock()
