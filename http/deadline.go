@@ -28,17 +28,14 @@ const deadlineTick = 100 * time.Millisecond
 // once; later ones are deferred to the sweeper.
 const deferAfter = time.Second
 
-// expired is the deadline the sweeper sets to interrupt a connection.
-var expired = time.Unix(1, 0)
-
 // NewListener returns ln with coarse-grained connection deadlines (above).
 // Its sweeper stops once it and all its connections are closed.
 func NewListener(ln net.Listener) net.Listener {
 	return newDeadlineListener(ln, deadlineTick, deferAfter)
 }
 
-func newDeadlineListener(ln net.Listener, tick, deferAfter time.Duration) *deadlineListener {
-	l := &deadlineListener{Listener: ln, tick: tick, deferAfter: int64(deferAfter),
+func newDeadlineListener(ln net.Listener, tick, near time.Duration) *deadlineListener {
+	l := &deadlineListener{Listener: ln, tick: tick, deferAfter: int64(near),
 		conns: map[*deadlineConn]struct{}{}, done: make(chan struct{}), swept: make(chan struct{})}
 	l.now.Store(time.Now().UnixNano())
 	go l.sweep()
@@ -187,7 +184,7 @@ func (c *deadlineConn) expire(d *deadline, now int64) {
 		d.set.Store(prev) // moved meanwhile
 		return
 	}
-	_ = c.apply(d, expired)
+	_ = c.apply(d, time.Unix(1, 0)) // long past: the blocked call returns at once
 }
 
 // apply sets d's deadline on the connection itself.
