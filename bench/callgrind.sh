@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # User-space instructions per request of latch's whoami next to the bare
 # net/http server, counted by callgrind: unlike req/s on this shared machine
-# (±25 % from run to run), the counts repeat to within about 1 %, so they
+# (±25 % from run to run), the counts repeat to within about 2 %, so they
 # show what a change to the hot path did.
 #
 #   bench/callgrind.sh [SECONDS]        default 10
