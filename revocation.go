@@ -44,19 +44,22 @@ type RevocationStore interface {
 type RevocationList struct {
 	mu     sync.RWMutex
 	jti    map[string]time.Time // value -> expires
-	sid    map[string]time.Time
+	sid    map[string]sidEntry
 	sub    map[string]subEntry
 	cursor int64
 }
 
-type subEntry struct{ notBefore, expires time.Time }
+type (
+	sidEntry struct{ created, expires time.Time } // created: the earliest entry's
+	subEntry struct{ notBefore, expires time.Time }
+)
 
 // Add applies entries; older or duplicate ones are merged.
 func (l *RevocationList) Add(revs ...*Revocation) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.jti == nil {
-		l.jti, l.sid, l.sub = map[string]time.Time{}, map[string]time.Time{}, map[string]subEntry{}
+		l.jti, l.sid, l.sub = map[string]time.Time{}, map[string]sidEntry{}, map[string]subEntry{}
 	}
 	for _, r := range revs {
 		switch r.Kind {
@@ -65,9 +68,14 @@ func (l *RevocationList) Add(revs ...*Revocation) {
 				l.jti[r.Value] = r.Expires
 			}
 		case RevokeSID:
-			if r.Expires.After(l.sid[r.Value]) {
-				l.sid[r.Value] = r.Expires
+			e, ok := l.sid[r.Value]
+			if !ok || r.CreatedAt.Before(e.created) {
+				e.created = r.CreatedAt
 			}
+			if r.Expires.After(e.expires) {
+				e.expires = r.Expires
+			}
+			l.sid[r.Value] = e
 		case RevokeSub:
 			e := l.sub[r.Value]
 			if r.NotBefore.After(e.notBefore) {
@@ -114,6 +122,24 @@ func (l *RevocationList) Revoked(jti, sid, sub string, iat time.Time) bool {
 	return false
 }
 
+// RevokedBefore reports whether the session or family sid of subject sub,
+// created at iat, was revoked by an entry made before t (an entry of
+// unknown time counts as made before). A refresh that won its rotation at
+// t uses it: replays of the same token that lose the race revoke the family
+// after t, and must not turn the winner's answer into a refusal after the
+// fact (the tokens it gets are revoked with the family all the same).
+func (l *RevocationList) RevokedBefore(sid, sub string, iat, t time.Time) bool {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	if e, ok := l.sid[sid]; ok && sid != "" && e.created.Before(t) {
+		return true
+	}
+	if e, ok := l.sub[sub]; ok && sub != "" && iat.Before(e.notBefore) {
+		return true
+	}
+	return false
+}
+
 // Prune forgets entries that expired before now.
 func (l *RevocationList) Prune(now time.Time) {
 	l.mu.Lock()
@@ -123,8 +149,8 @@ func (l *RevocationList) Prune(now time.Time) {
 			delete(l.jti, k)
 		}
 	}
-	for k, exp := range l.sid {
-		if exp.Before(now) {
+	for k, e := range l.sid {
+		if e.expires.Before(now) {
 			delete(l.sid, k)
 		}
 	}

@@ -93,8 +93,9 @@ func (s *Service) Refresh(ctx context.Context, token string) (*TokenResult, erro
 	if err != nil {
 		return nil, err
 	}
+	now := s.Now().UTC()
 	fam, err := s.Sessions.RotateRefresh(ctx, RefreshRotation{Presented: HashSecret(token), Next: HashSecret(next),
-		Now: s.Now().UTC(), RefreshTTL: s.Config.RefreshTTL, Grace: s.Config.RefreshReuseGrace})
+		Now: now, RefreshTTL: s.Config.RefreshTTL, Grace: s.Config.RefreshReuseGrace})
 	switch {
 	case errors.Is(err, ErrRefreshReused):
 		if fam == nil || fam.Kind != KindToken {
@@ -110,7 +111,10 @@ func (s *Service) Refresh(ctx context.Context, token string) (*TokenResult, erro
 	case err != nil:
 		return nil, storeErr(err)
 	}
-	if fam.Kind != KindToken || s.revoked.Revoked("", fam.ID, fam.UserID, fam.CreatedAt) {
+	// Revoked before this rotation (the store's row outlives its log entry
+	// for a moment): refused. Revoked after it, by a concurrent replay of
+	// the same token: this request won, and is answered as the winner.
+	if fam.Kind != KindToken || s.revoked.RevokedBefore(fam.ID, fam.UserID, fam.CreatedAt, now) {
 		return nil, ErrInvalidRefreshToken
 	}
 	u, err := s.Users.UserByID(ctx, fam.UserID) // fresh: a new role shows in this token

@@ -656,7 +656,18 @@ type faultySessions struct {
 
 	mu      sync.Mutex
 	written [][]byte
+
+	afterRotate  atomic.Pointer[func()] // run once, after the next successful rotation
+	beforeDelete atomic.Pointer[func()] // run once, before the next deletion
 }
+
+// onNextDelete makes f run just before the next session or family
+// deletion reaches the store, in the deleting request.
+func (s *faultySessions) onNextDelete(f func()) { s.beforeDelete.Store(&f) }
+
+// onNextRotation makes f run right after the next successful refresh
+// rotation returns from the store, in the rotating request.
+func (s *faultySessions) onNextRotation(f func()) { s.afterRotate.Store(&f) }
 
 func (s *faultySessions) record(vals ...[]byte) {
 	s.mu.Lock()
@@ -745,12 +756,21 @@ func (s *faultySessions) RotateRefresh(ctx context.Context, r latch.RefreshRotat
 		return nil, err
 	}
 	s.record(r.Presented, r.Next)
-	return s.SessionStore.RotateRefresh(ctx, r)
+	fam, err := s.SessionStore.RotateRefresh(ctx, r)
+	if err == nil {
+		if f := s.afterRotate.Swap(nil); f != nil {
+			(*f)()
+		}
+	}
+	return fam, err
 }
 
 func (s *faultySessions) DeleteSession(ctx context.Context, id string) error {
 	if err := down(&s.f.sessions); err != nil {
 		return err
+	}
+	if f := s.beforeDelete.Swap(nil); f != nil {
+		(*f)()
 	}
 	return s.SessionStore.DeleteSession(ctx, id)
 }
