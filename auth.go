@@ -294,15 +294,9 @@ func (s *Service) AuthenticateSession(ctx context.Context, secret string) (*Prin
 	if sess.Kind != KindSession || !sess.Live(now) || s.revoked.Revoked("", sess.ID, sess.UserID, sess.CreatedAt) {
 		return nil, ErrUnauthenticated
 	}
-	u, err := s.users.get(ctx, sess.UserID)
-	if errors.Is(err, ErrNotFound) {
-		return nil, ErrUnauthenticated
-	}
+	u, err := activeUser(s.users.get(ctx, sess.UserID))
 	if err != nil {
-		return nil, storeErr(err)
-	}
-	if u.Disabled {
-		return nil, ErrUnauthenticated
+		return nil, err
 	}
 	return &Principal{User: u, Method: KindSession, SessionID: sess.ID, Session: sess, ExpiresAt: sess.Deadline()}, nil
 }

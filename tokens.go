@@ -38,17 +38,25 @@ func (s *Service) AuthenticateToken(ctx context.Context, token string) (*Princip
 	if err != nil {
 		return nil, err
 	}
-	u, err := s.users.get(ctx, c.Subject)
-	if errors.Is(err, ErrNotFound) {
-		return nil, ErrUnauthenticated
-	}
+	u, err := activeUser(s.users.get(ctx, c.Subject))
 	if err != nil {
-		return nil, storeErr(err)
-	}
-	if u.Disabled {
-		return nil, ErrUnauthenticated
+		return nil, err
 	}
 	return &Principal{User: u, Method: KindToken, SessionID: c.SessionID, Claims: c, ExpiresAt: c.ExpiresAt}, nil
+}
+
+// activeUser turns the lookup of a credential's account into the account,
+// ErrUnauthenticated (deleted or disabled) or a store error.
+func activeUser(u *User, err error) (*User, error) {
+	switch {
+	case errors.Is(err, ErrNotFound):
+		return nil, ErrUnauthenticated
+	case err != nil:
+		return nil, storeErr(err)
+	case u.Disabled:
+		return nil, ErrUnauthenticated
+	}
+	return u, nil
 }
 
 // verify checks signature and claims (cached by the exact token bytes) and
@@ -117,15 +125,12 @@ func (s *Service) Refresh(ctx context.Context, token string) (*TokenResult, erro
 	if fam.Kind != KindToken || s.revoked.RevokedBefore(fam.ID, fam.UserID, fam.CreatedAt, now) {
 		return nil, ErrInvalidRefreshToken
 	}
-	u, err := s.Users.UserByID(ctx, fam.UserID) // fresh: a new role shows in this token
-	if errors.Is(err, ErrNotFound) {
+	u, err := activeUser(s.Users.UserByID(ctx, fam.UserID)) // fresh: a new role shows in this token
+	if errors.Is(err, ErrUnauthenticated) {
 		return nil, ErrInvalidRefreshToken
 	}
 	if err != nil {
-		return nil, storeErr(err)
-	}
-	if u.Disabled {
-		return nil, ErrInvalidRefreshToken
+		return nil, err
 	}
 	s.users.put(u)
 	at, err := s.issue(ctx, u, fam.ID, time.Time{})
