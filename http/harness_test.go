@@ -98,9 +98,23 @@ func withAdminKey(k string) option        { return func(c *testConfig) { c.admin
 func withClient(id, secret string) option {
 	return func(c *testConfig) { c.clients[id] = secret }
 }
-func withParams(p password.Params) option   { return func(c *testConfig) { c.params = p } }
-func withDefaultParams() option             { return func(c *testConfig) { c.params = password.Params{} } }
-func withoutSessionCache() option           { return func(c *testConfig) { c.noCache = true } }
+func withParams(p password.Params) option { return func(c *testConfig) { c.params = p } }
+func withDefaultParams() option           { return func(c *testConfig) { c.params = password.Params{} } }
+func withoutSessionCache() option         { return func(c *testConfig) { c.noCache = true } }
+
+// forSessionModes runs f as two subtests: with the session cache (the
+// single-node default) and with every session lookup going to the store.
+func forSessionModes(t *testing.T, f func(t *testing.T, opts []option)) {
+	for _, m := range []struct {
+		name string
+		opts []option
+	}{
+		{"cached sessions", nil},
+		{"store only", []option{withoutSessionCache()}},
+	} {
+		t.Run(m.name, func(t *testing.T) { f(t, m.opts) })
+	}
+}
 func withFollow(every time.Duration) option { return func(c *testConfig) { c.follow = every } }
 func withMaxInFlight(n int) option          { return func(c *testConfig) { c.maxInFlight = n } }
 func withReadHeaderTimeout(d time.Duration) option {

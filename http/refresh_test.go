@@ -116,51 +116,43 @@ func TestRefresh_ReuseRevokesFamily(t *testing.T) {
 
 // SECURITY.md 27
 func TestRefresh_ConcurrentConsumeIsAtomic(t *testing.T) {
-	for _, tc := range []struct {
-		name string
-		opts []option
-	}{
-		{"cached sessions", nil},
-		{"store only", []option{withoutSessionCache()}},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			ts := newTestServer(t, tc.opts...)
-			addr, pw := ts.newUser(t)
-			for round := range 5 {
-				tok := ts.MustTokenLogin(t, addr, pw)
-				const n = 20
-				var (
-					wg    sync.WaitGroup
-					start = make(chan struct{})
-					mu    sync.Mutex
-					wins  []string
-					other []string
-				)
-				for range n {
-					wg.Go(func() {
-						<-start
-						r, err := ts.send("POST", "/v1/token/refresh", map[string]string{"refresh_token": tok.Refresh})
-						mu.Lock()
-						defer mu.Unlock()
-						switch {
-						case err != nil:
-							other = append(other, err.Error())
-						case r.Status == 200:
-							wins = append(wins, string(r.Body))
-						case r.Status == 401 && (r.code() == "refresh_reused" || r.code() == "invalid_refresh_token"):
-						default:
-							other = append(other, string(r.Body))
-						}
-					})
-				}
-				close(start)
-				wg.Wait()
-				if len(wins) != 1 || len(other) != 0 {
-					t.Fatalf("round %d: %d successes (want exactly 1), unexpected answers %q", round, len(wins), other)
-				}
+	forSessionModes(t, func(t *testing.T, opts []option) {
+		ts := newTestServer(t, opts...)
+		addr, pw := ts.newUser(t)
+		for round := range 5 {
+			tok := ts.MustTokenLogin(t, addr, pw)
+			const n = 20
+			var (
+				wg    sync.WaitGroup
+				start = make(chan struct{})
+				mu    sync.Mutex
+				wins  []string
+				other []string
+			)
+			for range n {
+				wg.Go(func() {
+					<-start
+					r, err := ts.send("POST", "/v1/token/refresh", map[string]string{"refresh_token": tok.Refresh})
+					mu.Lock()
+					defer mu.Unlock()
+					switch {
+					case err != nil:
+						other = append(other, err.Error())
+					case r.Status == 200:
+						wins = append(wins, string(r.Body))
+					case r.Status == 401 && (r.code() == "refresh_reused" || r.code() == "invalid_refresh_token"):
+					default:
+						other = append(other, string(r.Body))
+					}
+				})
 			}
-		})
-	}
+			close(start)
+			wg.Wait()
+			if len(wins) != 1 || len(other) != 0 {
+				t.Fatalf("round %d: %d successes (want exactly 1), unexpected answers %q", round, len(wins), other)
+			}
+		}
+	})
 }
 
 // SECURITY.md 28
@@ -169,61 +161,45 @@ func TestRefresh_ConcurrentConsumeIsAtomic(t *testing.T) {
 // winner still gets its 200 (exactly one concurrent refresh succeeds), and
 // its new tokens die with the family.
 func TestRefresh_ReplayRevokingAfterTheWinningRotation(t *testing.T) {
-	for _, tc := range []struct {
-		name string
-		opts []option
-	}{
-		{"cached sessions", nil},
-		{"store only", []option{withoutSessionCache()}},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			ts := newTestServer(t, tc.opts...)
-			addr, pw := ts.newUser(t)
-			t0 := ts.MustTokenLogin(t, addr, pw)
-			var replay *response
-			ts.Sessions.onNextRotation(func() {
-				replay = ts.do(t, "POST", "/v1/token/refresh", map[string]string{"refresh_token": t0.Refresh})
-			})
-			win := ts.do(t, "POST", "/v1/token/refresh", map[string]string{"refresh_token": t0.Refresh})
-			if replay == nil {
-				t.Fatal("the replay did not run")
-			}
-			replay.want(t, 401, "refresh_reused")
-			win.want(t, 200, "")
-			ts.wantDead(t, "the winner's access token, after the reuse", bearer(win.str(t, "access_token")))
-			if st, code := ts.refreshStatus(t, win.str(t, "refresh_token")); st != 401 || code != "invalid_refresh_token" {
-				t.Fatalf("the winner's refresh token after the reuse: %d %s, want 401 invalid_refresh_token", st, code)
-			}
+	forSessionModes(t, func(t *testing.T, opts []option) {
+		ts := newTestServer(t, opts...)
+		addr, pw := ts.newUser(t)
+		t0 := ts.MustTokenLogin(t, addr, pw)
+		var replay *response
+		ts.Sessions.onNextRotation(func() {
+			replay = ts.do(t, "POST", "/v1/token/refresh", map[string]string{"refresh_token": t0.Refresh})
 		})
-	}
+		win := ts.do(t, "POST", "/v1/token/refresh", map[string]string{"refresh_token": t0.Refresh})
+		if replay == nil {
+			t.Fatal("the replay did not run")
+		}
+		replay.want(t, 401, "refresh_reused")
+		win.want(t, 200, "")
+		ts.wantDead(t, "the winner's access token, after the reuse", bearer(win.str(t, "access_token")))
+		if st, code := ts.refreshStatus(t, win.str(t, "refresh_token")); st != 401 || code != "invalid_refresh_token" {
+			t.Fatalf("the winner's refresh token after the reuse: %d %s, want 401 invalid_refresh_token", st, code)
+		}
+	})
 }
 
 // A revocation is written to the log before the family's row is deleted;
 // a refresh that rotates in between is refused all the same.
 func TestRefresh_RotationBetweenRevocationAndDeletion(t *testing.T) {
-	for _, tc := range []struct {
-		name string
-		opts []option
-	}{
-		{"cached sessions", nil},
-		{"store only", []option{withoutSessionCache()}},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			ts := newTestServer(t, tc.opts...)
-			addr, pw := ts.newUser(t)
-			t0 := ts.MustTokenLogin(t, addr, pw)
-			var during *response
-			ts.Sessions.onNextDelete(func() {
-				ts.Clock.Advance(time.Millisecond) // the refresh comes after the logout began
-				during = ts.do(t, "POST", "/v1/token/refresh", map[string]string{"refresh_token": t0.Refresh})
-			})
-			ts.do(t, "POST", "/v1/logout", nil, bearer(t0.Access)).want(t, 204, "")
-			if during == nil {
-				t.Fatal("the refresh did not run")
-			}
-			during.want(t, 401, "invalid_refresh_token")
+	forSessionModes(t, func(t *testing.T, opts []option) {
+		ts := newTestServer(t, opts...)
+		addr, pw := ts.newUser(t)
+		t0 := ts.MustTokenLogin(t, addr, pw)
+		var during *response
+		ts.Sessions.onNextDelete(func() {
+			ts.Clock.Advance(time.Millisecond) // the refresh comes after the logout began
+			during = ts.do(t, "POST", "/v1/token/refresh", map[string]string{"refresh_token": t0.Refresh})
 		})
-	}
+		ts.do(t, "POST", "/v1/logout", nil, bearer(t0.Access)).want(t, 204, "")
+		if during == nil {
+			t.Fatal("the refresh did not run")
+		}
+		during.want(t, 401, "invalid_refresh_token")
+	})
 }
 
 func TestRefresh_SlidingAndAbsoluteExpiry(t *testing.T) {

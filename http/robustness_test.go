@@ -453,15 +453,9 @@ func TestStoreOutage_FailClosed(t *testing.T) {
 		ts.wantDead(t, "session logged out after recovery", cookieOnly(s))
 	})
 
-	for _, tc := range []struct {
-		name string
-		opts []option
-	}{
-		{"store only", []option{withoutSessionCache()}},
-		{"cached sessions", nil},
-	} {
-		t.Run("revocations hold through an outage and a restart, "+tc.name, func(t *testing.T) {
-			ts := newTestServer(t, tc.opts...)
+	t.Run("revocations hold through an outage and a restart", func(t *testing.T) {
+		forSessionModes(t, func(t *testing.T, opts []option) {
+			ts := newTestServer(t, opts...)
 			addr, pw := ts.newUser(t)
 			out := ts.MustLogin(t, addr, pw)
 			live := ts.MustLogin(t, addr, pw)
@@ -500,15 +494,15 @@ func TestStoreOutage_FailClosed(t *testing.T) {
 				ts.wantAlive(t, "live session", cookieOnly(live))
 			}
 			check(t, ts)
-			check(t, newTestServer(t, append(tc.opts, withSharedStores(ts))...))
+			check(t, newTestServer(t, append(opts, withSharedStores(ts))...))
 
 			// A fresh process, its cache empty, cannot vouch for a cookie without the store.
-			fresh := newTestServer(t, append(tc.opts, withSharedStores(ts))...)
+			fresh := newTestServer(t, append(opts, withSharedStores(ts))...)
 			ts.Faults.sessions.Store(true)
 			fresh.do(t, "GET", "/v1/whoami", nil, cookieOnly(live)).want(t, 503, "unavailable")
 			ts.Faults.sessions.Store(false)
 		})
-	}
+	})
 }
 
 // MustLoginOrNil logs in, and returns a session with no secret when it fails.

@@ -318,57 +318,49 @@ func TestSession_OnlyFromCookieAndHeader(t *testing.T) {
 // SECURITY.md 6
 func TestSession_Timeouts(t *testing.T) {
 	const idle, absolute = 30 * time.Minute, 2 * time.Hour
-	for _, tc := range []struct {
-		name string
-		opts []option
-	}{
-		{"cached sessions", nil},
-		{"store only", []option{withoutSessionCache()}},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			ts := newTestServer(t, append(tc.opts, withIdleTimeout(idle), withAbsoluteTimeout(absolute))...)
-			addr, pw := ts.newUser(t)
-			expiresAt := func(s *session) time.Time {
-				t.Helper()
-				r := ts.do(t, "GET", "/v1/whoami", nil, cookieOnly(s))
-				r.want(t, 200, "")
-				at, err := time.Parse(time.RFC3339, r.str(t, "auth.expires_at"))
-				if err != nil {
-					t.Fatal(err)
-				}
-				return at
+	forSessionModes(t, func(t *testing.T, opts []option) {
+		ts := newTestServer(t, append(opts, withIdleTimeout(idle), withAbsoluteTimeout(absolute))...)
+		addr, pw := ts.newUser(t)
+		expiresAt := func(s *session) time.Time {
+			t.Helper()
+			r := ts.do(t, "GET", "/v1/whoami", nil, cookieOnly(s))
+			r.want(t, 200, "")
+			at, err := time.Parse(time.RFC3339, r.str(t, "auth.expires_at"))
+			if err != nil {
+				t.Fatal(err)
 			}
+			return at
+		}
 
-			t.Run("idle", func(t *testing.T) {
-				s := ts.MustLogin(t, addr, pw)
-				for range 3 { // each use slides the deadline
-					ts.Clock.Advance(idle - time.Second)
-					if got, want := expiresAt(s), ts.Clock.Now().Add(idle); got.Sub(want).Abs() > time.Second {
-						t.Fatalf("expires_at %v, want %v (now + idle)", got, want)
-					}
+		t.Run("idle", func(t *testing.T) {
+			s := ts.MustLogin(t, addr, pw)
+			for range 3 { // each use slides the deadline
+				ts.Clock.Advance(idle - time.Second)
+				if got, want := expiresAt(s), ts.Clock.Now().Add(idle); got.Sub(want).Abs() > time.Second {
+					t.Fatalf("expires_at %v, want %v (now + idle)", got, want)
 				}
-				ts.Clock.Advance(idle + time.Second)
-				ts.wantDead(t, "session idle longer than the timeout", cookieOnly(s))
-			})
-
-			t.Run("absolute", func(t *testing.T) {
-				s := ts.MustLogin(t, addr, pw)
-				deadline := ts.Clock.Now().Add(absolute)
-				for ts.Clock.Now().Add(20 * time.Minute).Before(deadline) {
-					ts.Clock.Advance(20 * time.Minute)
-					if got := expiresAt(s); got.After(deadline) {
-						t.Fatalf("expires_at %v slid past the absolute deadline %v", got, deadline)
-					}
-				}
-				ts.Clock.Advance(deadline.Sub(ts.Clock.Now()) - time.Second)
-				if got := expiresAt(s); !got.Equal(deadline) {
-					t.Fatalf("a second before the absolute deadline expires_at is %v, want %v", got, deadline)
-				}
-				ts.Clock.Advance(time.Second)
-				ts.wantDead(t, "session at its absolute deadline, though in use", cookieOnly(s))
-			})
+			}
+			ts.Clock.Advance(idle + time.Second)
+			ts.wantDead(t, "session idle longer than the timeout", cookieOnly(s))
 		})
-	}
+
+		t.Run("absolute", func(t *testing.T) {
+			s := ts.MustLogin(t, addr, pw)
+			deadline := ts.Clock.Now().Add(absolute)
+			for ts.Clock.Now().Add(20 * time.Minute).Before(deadline) {
+				ts.Clock.Advance(20 * time.Minute)
+				if got := expiresAt(s); got.After(deadline) {
+					t.Fatalf("expires_at %v slid past the absolute deadline %v", got, deadline)
+				}
+			}
+			ts.Clock.Advance(deadline.Sub(ts.Clock.Now()) - time.Second)
+			if got := expiresAt(s); !got.Equal(deadline) {
+				t.Fatalf("a second before the absolute deadline expires_at is %v, want %v", got, deadline)
+			}
+			ts.Clock.Advance(time.Second)
+			ts.wantDead(t, "session at its absolute deadline, though in use", cookieOnly(s))
+		})
+	})
 }
 
 // SECURITY.md 7
