@@ -20,10 +20,7 @@
 set -euo pipefail
 dur=${1:-10}
 cd "$(dirname "$0")/.."
-tmp=$(mktemp -d)
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$tmp"; }
-trap cleanup EXIT
+. bench/lib.sh
 
 go build -o "$tmp/latch" ./cmd/latch
 go build -o "$tmp/hello" ./bench/hello
@@ -36,32 +33,12 @@ start() {
 	pids+=($!)
 }
 
-# addr NAME: waits for NAME's "listening addr=" line and prints the address.
-addr() {
-	for _ in $(seq 300); do
-		a=$(grep -o 'addr=[0-9.:]*' "$tmp/$1.log" | head -1 | cut -d= -f2 || true)
-		[ -n "$a" ] && { echo "$a"; return; }
-		sleep 0.1
-	done
-	echo "$1 did not start: $(cat "$tmp/$1.log")" >&2
-	exit 1
-}
-
 start hello "$tmp/hello"
 start latch "$tmp/latch" serve --addr 127.0.0.1:0 --db "sqlite:$tmp/latch.db" --login-ip-rate 0 --log-level warn
-hello=$(addr hello)
-latch=$(addr latch)
+hello=$(addr hello 30)
+latch=$(addr latch 30)
 
-email="bench-$RANDOM$RANDOM@example.com"
-pw="bench-$RANDOM-$RANDOM-pass"
-curl -sf -XPOST "http://$latch/v1/signup" -H 'content-type: application/json' \
-	-d "{\"email\":\"$email\",\"password\":\"$pw\"}" >/dev/null
-cookie=$(curl -sf -D - -o /dev/null -XPOST "http://$latch/v1/login" -H 'content-type: application/json' \
-	-d "{\"email\":\"$email\",\"password\":\"$pw\"}" | tr -d '\r' | sed -n 's/^[Ss]et-[Cc]ookie: \(__Host-latch_session=[^;]*\).*/\1/p')
-token=$(curl -sf -XPOST "http://$latch/v1/login" -H 'content-type: application/json' \
-	-d "{\"email\":\"$email\",\"password\":\"$pw\",\"mode\":\"token\",\"refresh_delivery\":\"body\"}" |
-	sed -n 's/.*"access_token":"\([^"]*\)".*/\1/p')
-[ -n "$cookie" ] && [ -n "$token" ] || { echo "login failed" >&2; exit 1; }
+latch_login "$latch"
 
 # count NAME SERVER URL HEADER: prints instructions per request.
 count() {

@@ -22,14 +22,8 @@ dur=${2:-3s}
 cd "$(dirname "$0")/.."
 peer=${EXPRESS_PEER:-../shared/peers/express}
 redis=${LATCH_BENCH_REDIS:-redis://127.0.0.1:6379/14}
-tmp=$(mktemp -d)
-pids=()
-cleanup() {
-	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-	redis-cli -u "$redis" --scan --pattern 'sess:*' 2>/dev/null | xargs -r redis-cli -u "$redis" del >/dev/null 2>&1 || true
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
+. bench/lib.sh
+on_exit "redis-cli -u '$redis' --scan --pattern 'sess:*' | xargs -r redis-cli -u '$redis' del >/dev/null 2>&1"
 
 cp -r "$peer" "$tmp/express"
 rm -rf "$tmp/express/node_modules"
@@ -56,8 +50,7 @@ wait_http() {
 }
 
 GOMAXPROCS=1 start hello "$tmp/hello"
-for _ in $(seq 100); do grep -q 'addr=' "$tmp/hello.log" && break; sleep 0.1; done
-hello=$(grep -o 'addr=[0-9.:]*' "$tmp/hello.log" | head -1 | cut -d= -f2)
+hello=$(addr hello)
 pm=$(freeport)
 PORT=$pm STORE=memory start memory node "$tmp/express/server.js"
 pr=$(freeport)

@@ -24,10 +24,7 @@ rounds=${1:-12}
 dur=${2:-3s}
 db=${3:-sqlite}
 cd "$(dirname "$0")/.."
-tmp=$(mktemp -d)
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$tmp"; }
-trap cleanup EXIT
+. bench/lib.sh
 
 go build -o "$tmp/latch" ./cmd/latch
 go build -o "$tmp/hello" ./bench/hello
@@ -37,17 +34,6 @@ start() {
 	local name=$1; shift
 	GOMAXPROCS=1 taskset -c 0 "$@" >"$tmp/$name.log" 2>&1 &
 	pids+=($!)
-}
-
-# addr NAME: waits for NAME's "listening addr=" line and prints the address.
-addr() {
-	for _ in $(seq 100); do
-		a=$(grep -o 'addr=[0-9.:]*' "$tmp/$1.log" | head -1 | cut -d= -f2 || true)
-		[ -n "$a" ] && { echo "$a"; return; }
-		sleep 0.1
-	done
-	echo "$1 did not start: $(cat "$tmp/$1.log")" >&2
-	exit 1
 }
 
 extra=()
@@ -60,7 +46,7 @@ pgredis)
 	redis=${LATCH_BENCH_REDIS:-redis://127.0.0.1:6379/13}
 	name="latch_bench_$RANDOM$RANDOM"
 	psql "$pg/test" -qc "CREATE DATABASE $name"
-	trap 'cleanup; psql "$pg/test" -qc "DROP DATABASE IF EXISTS $name WITH (FORCE)"' EXIT
+	on_exit "psql '$pg/test' -qc 'DROP DATABASE IF EXISTS $name WITH (FORCE)'"
 	dbflag="$pg/$name?sslmode=disable"
 	extra=(--redis "$redis")
 	hello_args=(-redis "$redis")
@@ -72,16 +58,7 @@ hello=$(addr hello)
 start latch "$tmp/latch" serve --addr 127.0.0.1:0 --db "$dbflag" "${extra[@]}" --login-ip-rate 0 --log-level warn
 latch=$(addr latch)
 
-email="bench-$RANDOM$RANDOM@example.com"
-pw="bench-$RANDOM-$RANDOM-pass"
-curl -sf -XPOST "http://$latch/v1/signup" -H 'content-type: application/json' \
-	-d "{\"email\":\"$email\",\"password\":\"$pw\"}" >/dev/null
-cookie=$(curl -sf -D - -o /dev/null -XPOST "http://$latch/v1/login" -H 'content-type: application/json' \
-	-d "{\"email\":\"$email\",\"password\":\"$pw\"}" | tr -d '\r' | sed -n 's/^[Ss]et-[Cc]ookie: \(__Host-latch_session=[^;]*\).*/\1/p')
-token=$(curl -sf -XPOST "http://$latch/v1/login" -H 'content-type: application/json' \
-	-d "{\"email\":\"$email\",\"password\":\"$pw\",\"mode\":\"token\",\"refresh_delivery\":\"body\"}" |
-	sed -n 's/.*"access_token":"\([^"]*\)".*/\1/p')
-[ -n "$cookie" ] && [ -n "$token" ] || { echo "login failed" >&2; exit 1; }
+latch_login "$latch"
 curl -sf -H "Cookie: $cookie" "http://$latch/v1/whoami" >/dev/null
 curl -sf -H "Authorization: Bearer $token" "http://$latch/v1/whoami" >/dev/null
 
