@@ -21,6 +21,7 @@ import (
 	"github.com/latch-dev/latch"
 	"github.com/latch-dev/latch/email"
 	lhttp "github.com/latch-dev/latch/http"
+	"github.com/latch-dev/latch/internal/testkit"
 	"github.com/latch-dev/latch/jose"
 	"github.com/latch-dev/latch/memory"
 	"github.com/latch-dev/latch/password"
@@ -38,26 +39,6 @@ const (
 	csrfCookie    = "__Host-latch_csrf"
 	refreshCookie = "__Secure-latch_refresh"
 )
-
-// clock is a settable time source.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func newClock() *clock { return &clock{now: time.Now().UTC().Truncate(time.Second)} }
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
 
 // testConfig mirrors the serve flags the tests vary.
 type testConfig struct {
@@ -133,7 +114,7 @@ var smallParams = password.Params{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, 
 type testServer struct {
 	URL     string // where this instance listens
 	Issuer  string // the issuer and audience, shared by instances of one deployment
-	Clock   *clock
+	Clock   *testkit.Clock
 	Service *latch.Service
 	Server  *lhttp.Server
 	HTTP    *http.Server
@@ -150,7 +131,7 @@ type testServer struct {
 	Hasher   *countingHasher
 	Verifier *countingVerifier
 	Throttle *spyThrottle
-	Logs     *syncBuffer
+	Logs     *testkit.Buffer
 
 	client *http.Client
 	seq    atomic.Int64
@@ -169,7 +150,7 @@ func newTestServer(t testing.TB, opts ...option) *testServer {
 		o(&cfg)
 	}
 	ctx := context.Background()
-	ts := &testServer{Logs: &syncBuffer{}}
+	ts := &testServer{Logs: &testkit.Buffer{}}
 	logger := slog.New(slog.NewTextHandler(ts.Logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
 
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -182,7 +163,7 @@ func newTestServer(t testing.TB, opts ...option) *testServer {
 		ts.Users, ts.Sessions, ts.Revs = sh.Users, sh.Sessions, sh.Revs
 		ts.keyStore, ts.Keys = sh.keyStore, sh.Keys
 	} else {
-		ts.Issuer, ts.Clock, ts.Faults = "http://"+ln.Addr().String(), newClock(), &faults{}
+		ts.Issuer, ts.Clock, ts.Faults = "http://"+ln.Addr().String(), testkit.NewClock(time.Now().UTC().Truncate(time.Second)), &faults{}
 		ts.Users = &faultyUsers{UserStore: &memory.UserStore{}, f: ts.Faults}
 		ts.Sessions = &faultySessions{SessionStore: &memory.SessionStore{}, f: ts.Faults}
 		ts.Revs = &faultyRevocations{RevocationStore: &memory.RevocationStore{}, f: ts.Faults}
@@ -899,24 +880,6 @@ func (s *spyThrottle) Locked(ctx context.Context, account string, now time.Time)
 func (s *spyThrottle) RecordFailure(ctx context.Context, account string, now time.Time) error {
 	s.note(account)
 	return s.LoginThrottle.RecordFailure(ctx, account, now)
-}
-
-// syncBuffer is a log sink safe for concurrent writes.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
 }
 
 // headerSet is a response's headers without those that differ per request.

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/latch-dev/latch"
+	"github.com/latch-dev/latch/internal/testkit"
 	"github.com/latch-dev/latch/jose"
 	"github.com/latch-dev/latch/verify"
 )
@@ -344,7 +345,7 @@ func TestVerifier_Watchdog(t *testing.T) {
 func TestVerifier_UnknownKid(t *testing.T) {
 	ctx := context.Background()
 	is := newIssuer(t, jose.EdDSA)
-	clk := newClock()
+	clk := testkit.NewClock(time.Now())
 	// Without revocations: with the clock moved by hand, the stream would
 	// (rightly) look stale.
 	v, err := verify.New(ctx, is.URL, verify.WithoutRevocation(), verify.WithClock(clk.Now), verify.WithLogger(testLogger(t)))
@@ -403,7 +404,7 @@ func TestVerifier_UnknownKid(t *testing.T) {
 func TestVerifier_KeyDropped(t *testing.T) {
 	ctx := context.Background()
 	is := newIssuer(t, jose.EdDSA)
-	clk := newClock()
+	clk := testkit.NewClock(time.Now())
 	v, err := verify.New(ctx, is.URL, verify.WithoutRevocation(), verify.WithClock(clk.Now), verify.WithLogger(testLogger(t)))
 	if err != nil {
 		t.Fatal(err)

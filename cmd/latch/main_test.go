@@ -8,33 +8,16 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/latch-dev/latch/internal/testkit"
 )
 
 // env is a fake environment for run.
 type env map[string]string
 
 func (e env) get(k string) string { return e[k] }
-
-// syncBuffer is a bytes.Buffer safe for the server goroutine and the test.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 func TestRun_BadConfigurationExits2(t *testing.T) {
 	db := "sqlite:" + filepath.Join(t.TempDir(), "latch.db")
@@ -73,7 +56,7 @@ func TestRun_BadConfigurationExits2(t *testing.T) {
 }
 
 // listening waits for the "listening addr=" line and returns the address.
-func listening(t *testing.T, out *syncBuffer, done <-chan int) string {
+func listening(t *testing.T, out *testkit.Buffer, done <-chan int) string {
 	t.Helper()
 	re := regexp.MustCompile(`listening addr=(\S+)`)
 	deadline := time.Now().Add(15 * time.Second)
@@ -95,7 +78,7 @@ func TestServe_ListensObeysFlagsAndStops(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	dir := t.TempDir()
-	var stderr syncBuffer
+	var stderr testkit.Buffer
 	done := make(chan int, 1)
 	go func() {
 		done <- run(ctx, []string{"serve", "--addr", "127.0.0.1:0", "--db", "sqlite:" + filepath.Join(dir, "latch.db"),
