@@ -25,7 +25,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"crypto/rand"
@@ -42,15 +41,16 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"strings"
-	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/latch-dev/latch/internal/proctest"
 )
 
 const password = "correct horse battery staple"
@@ -90,7 +90,7 @@ func main() {
 		fmt.Fprintln(os.Stderr, "propagation:", err)
 		for _, p := range r.procs {
 			if p.failed() {
-				fmt.Fprintf(os.Stderr, "--- log of %s:\n%s", p.name, p.output())
+				fmt.Fprintf(os.Stderr, "--- log of %s:\n%s", p.Name, p.Output())
 			}
 		}
 		os.Exit(1)
@@ -129,14 +129,13 @@ func (r *run) main(ctx context.Context, latchBin string) error {
 		if r.redisURL != "" {
 			args = append(args, "--redis", r.redisURL)
 		}
-		p, err := startProc(ctx, "latch "+name, latchBin, args...)
-		if p != nil {
-			r.procs = append(r.procs, p)
-		}
+		lp, err := proctest.Launch(ctx, "latch "+name, latchBin, args...)
 		if err != nil {
 			return err
 		}
-		insts[i] = "http://" + p.addr
+		p := &proc{Proc: lp}
+		r.procs = append(r.procs, p)
+		insts[i] = "http://" + p.Addr
 	}
 	a, b := insts[0], insts[1]
 	for _, base := range insts {
@@ -342,13 +341,11 @@ func build(ctx context.Context, dir string) (string, error) {
 	if mod == "" || mod == os.DevNull {
 		return "", errors.New("run from inside the latch module, or give -latch")
 	}
-	bin := filepath.Join(dir, "latch")
-	cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/latch")
-	cmd.Dir = filepath.Dir(mod)
-	if b, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("go build ./cmd/latch: %w\n%s", err, b)
+	bins, err := proctest.Build(filepath.Dir(mod), dir, "./cmd/latch")
+	if err != nil {
+		return "", err
 	}
-	return bin, nil
+	return bins["./cmd/latch"], nil
 }
 
 func (r *run) createDatabase(ctx context.Context) error {
@@ -430,90 +427,31 @@ func (r *run) cleanup() {
 	}
 }
 
-// proc is a started latch whose log is kept for failure reports.
+// proc is a started latch; stopped marks one this program ended itself.
 type proc struct {
-	name string
-	cmd  *exec.Cmd
-	addr string
-	done chan struct{}
-
-	mu      sync.Mutex
-	log     bytes.Buffer
-	stopped bool
-}
-
-var listeningAddr = regexp.MustCompile(`\blistening\b.*\baddr=(\S+)`)
-
-func startProc(ctx context.Context, name, bin string, args ...string) (*proc, error) {
-	p := &proc{name: name, cmd: exec.Command(bin, args...), done: make(chan struct{})}
-	stderr, err := p.cmd.StderrPipe()
-	if err != nil {
-		return nil, err
-	}
-	if err := p.cmd.Start(); err != nil {
-		return nil, fmt.Errorf("starting %s: %w", name, err)
-	}
-	addr := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(stderr)
-		for sc.Scan() {
-			line := sc.Text()
-			p.mu.Lock()
-			p.log.WriteString(line + "\n")
-			p.mu.Unlock()
-			if m := listeningAddr.FindStringSubmatch(line); m != nil {
-				select {
-				case addr <- m[1]:
-				default:
-				}
-			}
-		}
-		_, _ = io.Copy(io.Discard, stderr)
-		_ = p.cmd.Wait()
-		close(p.done)
-	}()
-	select {
-	case p.addr = <-addr:
-		return p, nil
-	case <-p.done:
-		return p, fmt.Errorf("%s exited before listening", name)
-	case <-ctx.Done():
-		return p, ctx.Err()
-	case <-time.After(30 * time.Second):
-		return p, fmt.Errorf("%s did not report listening within 30 s", name)
-	}
+	*proctest.Proc
+	stopped atomic.Bool
 }
 
 // stop sends SIGTERM (latch drains and exits) and waits, killing it after 15 s.
 func (p *proc) stop() {
-	p.mu.Lock()
-	p.stopped = true
-	p.mu.Unlock()
-	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	p.stopped.Store(true)
+	_ = p.Signal(syscall.SIGTERM)
 	select {
-	case <-p.done:
+	case <-p.Done():
 	case <-time.After(15 * time.Second):
-		_ = p.cmd.Process.Kill()
-		<-p.done
+		p.Kill()
 	}
 }
 
 // failed reports whether the process exited without being asked to.
 func (p *proc) failed() bool {
 	select {
-	case <-p.done:
-		p.mu.Lock()
-		defer p.mu.Unlock()
-		return !p.stopped
+	case <-p.Done():
+		return !p.stopped.Load()
 	default:
 		return false
 	}
-}
-
-func (p *proc) output() string {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.log.String()
 }
 
 func waitReady(ctx context.Context, base string) error {

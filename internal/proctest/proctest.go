@@ -1,12 +1,14 @@
 // Package proctest runs latch's binaries as real processes for the tests
-// that need them (e2e/, scale/, bench/propagation): build once, start, wait
-// for the "listening addr=HOST:PORT" line, keep the log for failure
-// reports, and kill the process when the test ends.
+// that need them (e2e/, scale/) and for bench/propagation: build once,
+// start, wait for the "listening addr=HOST:PORT" line, keep the log for
+// failure reports, and (in tests) kill the process when the test ends.
 package proctest
 
 import (
 	"bufio"
 	"bytes"
+	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -53,28 +55,23 @@ var listeningAddr = regexp.MustCompile(`\blistening\b.*\baddr=(\S+)`)
 // StartTimeout bounds the wait for the listening line.
 const StartTimeout = 60 * time.Second
 
-// Start runs bin with args and waits for its listening line. It returns an
-// error, not a failure, when the process exits first (a port still busy,
-// say), so that callers can retry; it fails the test when the line does not
-// come within StartTimeout. The process is killed when the test ends, and
-// the end of its log is printed if the test failed.
-func Start(t testing.TB, name, bin string, args ...string) (*Proc, error) {
-	t.Helper()
+// ErrNoListening is Launch's error when the listening line does not come
+// within StartTimeout.
+var ErrNoListening = errors.New("no listening line")
+
+// Launch runs bin with args and waits for its listening line: until
+// StartTimeout, ctx's end or the process's exit, each an error (the process
+// then killed). The caller kills or signals the process it returns.
+func Launch(ctx context.Context, name, bin string, args ...string) (*Proc, error) {
 	p := &Proc{Name: name, cmd: exec.Command(bin, args...), done: make(chan struct{})}
 	stderr, err := p.cmd.StderrPipe()
 	if err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
 	p.cmd.Stdout = writerFunc(p.write)
 	if err := p.cmd.Start(); err != nil {
-		t.Fatalf("start %s: %v", name, err)
+		return nil, fmt.Errorf("start %s: %w", name, err)
 	}
-	t.Cleanup(func() {
-		p.Kill()
-		if t.Failed() {
-			t.Logf("--- log of %s (%s):\n%s", name, strings.Join(args, " "), Tail(p.Output(), 60))
-		}
-	})
 	addr := make(chan string, 1)
 	go func() {
 		sc := bufio.NewScanner(stderr)
@@ -98,10 +95,36 @@ func Start(t testing.TB, name, bin string, args ...string) (*Proc, error) {
 		return p, nil
 	case <-p.done:
 		return nil, fmt.Errorf("%s exited before listening (%v):\n%s", name, p.err, p.Output())
+	case <-ctx.Done():
+		p.Kill()
+		return nil, ctx.Err()
 	case <-time.After(StartTimeout):
-		t.Fatalf("%s did not report listening within %s:\n%s", name, StartTimeout, p.Output())
-		return nil, nil
+		p.Kill()
+		return nil, fmt.Errorf("%s: %w within %s:\n%s", name, ErrNoListening, StartTimeout, p.Output())
 	}
+}
+
+// Start is Launch for a test: it returns an error, not a failure, when the
+// process exits first (a port still busy, say), so that callers can retry;
+// it fails the test when the listening line does not come within
+// StartTimeout. The process is killed when the test ends, and the end of
+// its log is printed if the test failed.
+func Start(t testing.TB, name, bin string, args ...string) (*Proc, error) {
+	t.Helper()
+	p, err := Launch(context.Background(), name, bin, args...)
+	if errors.Is(err, ErrNoListening) {
+		t.Fatal(err)
+	}
+	if err != nil {
+		return nil, err
+	}
+	t.Cleanup(func() {
+		p.Kill()
+		if t.Failed() {
+			t.Logf("--- log of %s (%s):\n%s", name, strings.Join(args, " "), Tail(p.Output(), 60))
+		}
+	})
+	return p, nil
 }
 
 // MustStart is Start that fails the test when the process exits early.
