@@ -11,7 +11,7 @@ var roleRE = regexp.MustCompile(`^[a-z][a-z0-9_-]{0,31}$`)
 
 // AdminSessions lists a user's live sessions; ErrNotFound for an unknown user.
 func (s *Service) AdminSessions(ctx context.Context, userID string) ([]*Session, error) {
-	if _, err := s.Users.UserByID(ctx, userID); err != nil {
+	if _, err := s.users.UserByID(ctx, userID); err != nil {
 		return nil, storeErr(err)
 	}
 	return s.liveSessions(ctx, userID)
@@ -19,7 +19,7 @@ func (s *Service) AdminSessions(ctx context.Context, userID string) ([]*Session,
 
 // AdminRevoke logs a user out everywhere; ErrNotFound for an unknown user.
 func (s *Service) AdminRevoke(ctx context.Context, userID string) error {
-	if _, err := s.Users.UserByID(ctx, userID); err != nil {
+	if _, err := s.users.UserByID(ctx, userID); err != nil {
 		return storeErr(err)
 	}
 	return s.LogoutAll(ctx, userID)
@@ -46,16 +46,16 @@ func (s *Service) SetDisabled(ctx context.Context, userID string, disabled bool)
 }
 
 func (s *Service) updateUser(ctx context.Context, userID string, change func(*User)) error {
-	u, err := s.Users.UserByID(ctx, userID)
+	u, err := s.users.UserByID(ctx, userID)
 	if err != nil {
 		return storeErr(err)
 	}
 	nu := *u
 	change(&nu)
-	nu.UpdatedAt = s.Now().UTC()
-	if err := s.Users.UpdateUser(ctx, &nu); err != nil {
+	nu.UpdatedAt = s.now().UTC()
+	if err := s.users.UpdateUser(ctx, &nu); err != nil {
 		return storeErr(err)
 	}
-	s.users.put(&nu)
+	s.accounts.put(&nu)
 	return nil
 }

@@ -39,6 +39,20 @@ type RevocationStore interface {
 	DeleteExpiredRevocations(ctx context.Context, now time.Time) (int, error)
 }
 
+// RevocationBus carries revocations between instances as they happen, so
+// that a token revoked on one instance is refused by the others within
+// milliseconds. It is an accelerator: the durable log (RevocationStore)
+// stays the source of truth, and instances also poll it, so an event lost
+// by the bus is still applied within Config.FollowInterval.
+type RevocationBus interface {
+	// Publish announces entries already written to the durable log.
+	Publish(ctx context.Context, revs []*Revocation) error
+	// Subscribe calls fn with every entry published by any instance (this
+	// one included) until ctx ends or the connection fails; it returns the
+	// reason. Callers resubscribe, and catch up from the durable log.
+	Subscribe(ctx context.Context, fn func([]*Revocation)) error
+}
+
 // RevocationList is the in-memory revocation set checked on every request:
 // map lookups only, safe for concurrent use. The zero value is ready.
 type RevocationList struct {

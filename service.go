@@ -13,45 +13,112 @@ import (
 	"time"
 )
 
-// Leeway is the clock skew allowed when checking token times (RFC 8725 asks
-// for a small one; API.md fixes it at 60 s).
-const Leeway = 60 * time.Second
-
 // Config holds the lifetimes and limits of the auth service (API.md §1).
+// Only Issuer is required; every zero field means the default in its
+// comment, applied by New.
 type Config struct {
-	Issuer                 string
-	Audience               []string
-	AccessTTL              time.Duration
-	RefreshTTL             time.Duration
-	RefreshAbsoluteTTL     time.Duration
-	RefreshReuseGrace      time.Duration
-	SessionIdleTimeout     time.Duration
+	// Issuer is the iss of every access token. Required.
+	Issuer string
+	// Audience is the aud of every access token. Default: []string{Issuer}.
+	Audience []string
+	// AccessTTL is the lifetime of an access token. Default 15 minutes.
+	AccessTTL time.Duration
+	// RefreshTTL is how long a refresh family lives after its last use.
+	// Default 168 hours.
+	RefreshTTL time.Duration
+	// RefreshAbsoluteTTL is the most a refresh family lives. Default 720 hours.
+	RefreshAbsoluteTTL time.Duration
+	// RefreshReuseGrace is the window in which a family's previous refresh
+	// token is accepted once more (racing tabs). Default 0: never.
+	RefreshReuseGrace time.Duration
+	// SessionIdleTimeout ends a cookie session unused this long. Default 30 minutes.
+	SessionIdleTimeout time.Duration
+	// SessionAbsoluteTimeout ends a cookie session this old. Default 12 hours.
 	SessionAbsoluteTimeout time.Duration
-	MaxSessionsPerUser     int // 0 = unlimited
+	// MaxSessionsPerUser, when > 0, revokes a user's oldest sessions and
+	// families beyond this many. Default 0: unlimited.
+	MaxSessionsPerUser int
 
-	// CacheSessions keeps sessions and users in process memory in front of
-	// the store, with last-use writes batched. Only correct when this
-	// process is the only writer (the embedded single-node default).
-	CacheSessions bool
-	// FollowInterval, when > 0, polls the durable revocation log this often
-	// for revocations made by other instances.
+	// SingleWriter says that this process is the only writer of the stores
+	// (the embedded SQLite default, memory): accounts read once stay cached
+	// until this process changes them, and the revocation log needs no
+	// polling. When false (several instances on one database), accounts are
+	// reloaded after a second and the log is polled every FollowInterval.
+	SingleWriter bool
+	// FollowInterval is how often the durable revocation log is polled for
+	// entries other instances added. Default: 250 ms, or never with
+	// SingleWriter. Negative: never.
 	FollowInterval time.Duration
 }
 
-// Service is the authentication service: signup, login, sessions, tokens,
-// revocation. It holds no HTTP knowledge. Set the fields, call Start, and
-// Close when done.
-type Service struct {
-	Config Config
+// The defaults New applies to a zero Config field.
+const (
+	DefaultAccessTTL              = 15 * time.Minute
+	DefaultRefreshTTL             = 168 * time.Hour
+	DefaultRefreshAbsoluteTTL     = 720 * time.Hour
+	DefaultSessionIdleTimeout     = 30 * time.Minute
+	DefaultSessionAbsoluteTimeout = 12 * time.Hour
+	DefaultFollowInterval         = 250 * time.Millisecond
+)
 
-	Users       UserStore
-	Sessions    SessionStore
-	Revocations RevocationStore
-	Hasher      PasswordHasher
-	Signer      TokenSigner
-	Verifier    TokenVerifier
-	Throttle    LoginThrottle // optional
-	Bus         RevocationBus // optional: fans revocations out to other instances
+// withDefaults returns c with every zero field set to its default.
+func (c Config) withDefaults() Config {
+	if len(c.Audience) == 0 {
+		c.Audience = []string{c.Issuer}
+	}
+	def := func(d *time.Duration, v time.Duration) {
+		if *d == 0 {
+			*d = v
+		}
+	}
+	def(&c.AccessTTL, DefaultAccessTTL)
+	def(&c.RefreshTTL, DefaultRefreshTTL)
+	def(&c.RefreshAbsoluteTTL, DefaultRefreshAbsoluteTTL)
+	def(&c.SessionIdleTimeout, DefaultSessionIdleTimeout)
+	def(&c.SessionAbsoluteTimeout, DefaultSessionAbsoluteTimeout)
+	if c.FollowInterval == 0 && !c.SingleWriter {
+		c.FollowInterval = DefaultFollowInterval
+	}
+	return c
+}
+
+// validate checks what no default can fix.
+func (c Config) validate() error {
+	switch {
+	case c.Issuer == "":
+		return errors.New("latch: Config.Issuer is required")
+	case c.AccessTTL < 0, c.RefreshTTL < 0, c.RefreshAbsoluteTTL < 0, c.SessionIdleTimeout < 0, c.SessionAbsoluteTimeout < 0:
+		return errors.New("latch: Config lifetimes must not be negative")
+	case c.RefreshReuseGrace < 0:
+		return errors.New("latch: Config.RefreshReuseGrace must not be negative")
+	case c.MaxSessionsPerUser < 0:
+		return errors.New("latch: Config.MaxSessionsPerUser must not be negative")
+	}
+	return nil
+}
+
+// Deps are the parts the Service is built from. Those marked required
+// must be set; New applies the defaults of the others.
+type Deps struct {
+	Users       UserStore       // required
+	Sessions    SessionStore    // required; wrap it in a cache only when Config.SingleWriter
+	Revocations RevocationStore // required: the durable revocation log
+	Hasher      PasswordHasher  // required
+	Signer      TokenSigner     // required
+	Verifier    TokenVerifier   // required (it may cache verified tokens; revocation is checked here)
+
+	// NormalizeEmail trims, normalises and validates an address; errors
+	// wrap ErrInvalidEmail. Required (the email package has one).
+	NormalizeEmail func(string) (string, error)
+	// CheckPassword applies the password policy; errors wrap
+	// ErrWeakPassword. Required (the password package has one).
+	CheckPassword func(password, normalizedEmail string) error
+
+	// Throttle counts failed logins per account. Optional: nil means no
+	// account lockout (tests of other things only; the command always sets it).
+	Throttle LoginThrottle
+	// Bus fans revocations out to other instances. Optional.
+	Bus RevocationBus
 	// BusHealthy (optional) reports whether Bus is up. While it is, an
 	// account cached before the UserStore became unavailable is still used
 	// once its entry is due for a reload, so that sessions from a hot copy
@@ -62,27 +129,47 @@ type Service struct {
 	// closed (ErrUnavailable).
 	BusHealthy func() bool
 
-	// NormalizeEmail trims, normalises and validates an address; errors
-	// wrap ErrInvalidEmail.
-	NormalizeEmail func(string) (string, error)
-	// CheckPassword applies the password policy; errors wrap ErrWeakPassword.
-	CheckPassword func(password, normalizedEmail string) error
-	// DummyHash is a PHC string hashed with the current parameters, compared
-	// against for unknown emails so that they take as long as wrong passwords.
+	// DummyHash is a PHC string compared against for unknown emails, so
+	// that they take as long as wrong passwords. Default: New hashes a
+	// random password with Hasher, so the parameters always match.
 	DummyHash string
-
+	// Logger defaults to discarding.
 	Logger *slog.Logger
-	Now    func() time.Time // defaults to time.Now
-	Rand   io.Reader        // defaults to crypto/rand
-
+	// Now defaults to time.Now.
+	Now func() time.Time
+	// Rand is the source of every secret. Default crypto/rand.
+	Rand io.Reader
 	// OnLogin, when set, is told the outcome of every login attempt
 	// ("success", "invalid_credentials", "locked", "disabled", "error"), for metrics.
 	OnLogin func(outcome string)
+}
 
-	revoked RevocationList
-	cache   *sessionCache
-	tokens  *tokenCache
-	users   *userCache
+// Service is the authentication service: signup, login, sessions, tokens,
+// revocation. It holds no HTTP knowledge. Build it with New, call Start,
+// and Close when done.
+type Service struct {
+	cfg         Config
+	users       UserStore
+	sessions    SessionStore
+	revocations RevocationStore
+	hasher      PasswordHasher
+	signer      TokenSigner
+	verifier    TokenVerifier
+	throttle    LoginThrottle
+	bus         RevocationBus
+
+	normalizeEmail func(string) (string, error)
+	checkPassword  func(password, normalizedEmail string) error
+	dummyHash      string
+	logger         *slog.Logger
+	now            func() time.Time
+	rand           io.Reader
+	onLogin        func(outcome string)
+
+	revoked     RevocationList
+	accounts    *userCache
+	evict       func(sessionID string) // the session store's SessionEvictor, or a no-op
+	sessionUser SessionUser            // the session store's one-round-trip use, or nil
 
 	subMu sync.Mutex
 	subs  map[*subscriber]struct{}
@@ -95,66 +182,100 @@ type Service struct {
 	wg   sync.WaitGroup
 }
 
-// Principal is an authenticated caller.
-type Principal struct {
-	User      *User
-	Method    SessionKind   // KindSession (cookie) or KindToken (bearer)
-	SessionID string        // the session handle or the token's sid
-	Session   *Session      // the cookie session (KindSession only)
-	Claims    *AccessClaims // KindToken only
-	ExpiresAt time.Time     // when the credential dies if unused
+// New checks cfg and deps, applies the defaults, and returns a Service
+// ready to Start. A missing required dependency is an error here, never a
+// panic on first use.
+func New(cfg Config, deps Deps) (*Service, error) {
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	for _, d := range []struct {
+		name string
+		set  bool
+	}{
+		{"Users", deps.Users != nil}, {"Sessions", deps.Sessions != nil}, {"Revocations", deps.Revocations != nil},
+		{"Hasher", deps.Hasher != nil}, {"Signer", deps.Signer != nil}, {"Verifier", deps.Verifier != nil},
+		{"NormalizeEmail", deps.NormalizeEmail != nil}, {"CheckPassword", deps.CheckPassword != nil},
+	} {
+		if !d.set {
+			return nil, fmt.Errorf("latch: Deps.%s is required", d.name)
+		}
+	}
+	s := &Service{
+		cfg: cfg.withDefaults(), users: deps.Users, sessions: deps.Sessions, revocations: deps.Revocations,
+		hasher: deps.Hasher, signer: deps.Signer, verifier: deps.Verifier, throttle: deps.Throttle, bus: deps.Bus,
+		normalizeEmail: deps.NormalizeEmail, checkPassword: deps.CheckPassword, dummyHash: deps.DummyHash,
+		logger: deps.Logger, now: deps.Now, rand: deps.Rand, onLogin: deps.OnLogin,
+		evict: func(string) {},
+		subs:  map[*subscriber]struct{}{},
+		kick:  make(chan struct{}, 1),
+	}
+	if s.logger == nil {
+		s.logger = slog.New(slog.DiscardHandler)
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if s.rand == nil {
+		s.rand = rand.Reader
+	}
+	if s.onLogin == nil {
+		s.onLogin = func(string) {}
+	}
+	s.sessionUser, _ = s.sessions.(SessionUser)
+	if e, ok := s.sessions.(SessionEvictor); ok {
+		s.evict = e.EvictSession
+	}
+	if s.dummyHash == "" {
+		pw, err := s.newSecret(16)
+		if err != nil {
+			return nil, err
+		}
+		if s.dummyHash, err = s.hasher.Hash(context.Background(), pw); err != nil {
+			return nil, fmt.Errorf("latch: hashing the dummy password: %w", err)
+		}
+	}
+	reload := time.Second // other instances may change role or status
+	if s.cfg.SingleWriter {
+		reload = 0
+	}
+	s.accounts = newUserCache(s.users, reload, s.now, deps.BusHealthy)
+	return s, nil
 }
 
+// Config returns the configuration in force, defaults applied.
+func (s *Service) Config() Config { return s.cfg }
+
 // Start loads the revocation log into memory and starts the background
-// loops (janitor, batched session writes, revocation follower).
+// loops (janitor, revocation follower, bus subscription).
 func (s *Service) Start(ctx context.Context) error {
-	if s.Now == nil {
-		s.Now = time.Now
-	}
-	if s.Rand == nil {
-		s.Rand = rand.Reader
-	}
-	if s.Logger == nil {
-		s.Logger = slog.New(slog.DiscardHandler)
+	if s.stop != nil {
+		return errors.New("latch: Service already started")
 	}
 	s.stop = make(chan struct{})
-	s.subs = map[*subscriber]struct{}{}
-	s.kick = make(chan struct{}, 1)
-	s.tokens = newTokenCache(100_000)
-	ttl := time.Duration(0)
-	if !s.Config.CacheSessions {
-		ttl = time.Second // other instances may change role or status
-	}
-	s.users = newUserCache(s.Users, ttl, s.Now, s.BusHealthy)
-	if s.Config.CacheSessions {
-		s.cache = newSessionCache(s.Sessions)
-	}
 	if err := s.followLog(ctx); err != nil {
 		return fmt.Errorf("loading the revocation log: %w", err)
 	}
 	s.followLoop()
 	s.loop(time.Minute, s.janitor)
-	if s.cache != nil {
-		s.loop(500*time.Millisecond, func(ctx context.Context) error { return s.cache.flush(ctx) })
-	}
-	if s.Bus != nil {
+	if s.bus != nil {
 		s.followBus()
 	}
 	return nil
 }
 
-// Close stops the background loops and writes pending session updates.
+// Close stops the background loops. It does not close the stores.
 func (s *Service) Close() error {
 	if s.stop == nil {
 		return nil
 	}
+	select {
+	case <-s.stop:
+		return nil // closed before
+	default:
+	}
 	close(s.stop)
 	s.wg.Wait()
-	if s.cache != nil {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		return s.cache.flush(ctx)
-	}
 	return nil
 }
 
@@ -171,7 +292,7 @@ func (s *Service) loop(every time.Duration, fn func(context.Context) error) {
 			case <-t.C:
 				ctx, cancel := context.WithTimeout(context.Background(), every+5*time.Second)
 				if err := fn(ctx); err != nil {
-					s.Logger.Warn("background task failed", "err", err)
+					s.logger.Warn("background task failed", "err", err)
 				}
 				cancel()
 			}
@@ -181,65 +302,35 @@ func (s *Service) loop(every time.Duration, fn func(context.Context) error) {
 
 // janitor deletes what has expired.
 func (s *Service) janitor(ctx context.Context) error {
-	now := s.Now()
+	now := s.now()
 	s.revoked.Prune(now)
-	s.tokens.prune(now)
 	// A minute of slack: the stored idle deadlines lag batched slides (by up
 	// to a second), and a session in use must never be deleted under it.
-	if _, err := s.Sessions.DeleteExpiredSessions(ctx, now.Add(-time.Minute)); err != nil {
+	if _, err := s.sessions.DeleteExpiredSessions(ctx, now.Add(-time.Minute)); err != nil {
 		return err
 	}
-	if s.cache != nil {
-		s.cache.prune(now)
-	}
-	_, err := s.Revocations.DeleteExpiredRevocations(ctx, now)
+	_, err := s.revocations.DeleteExpiredRevocations(ctx, now)
 	return err
-}
-
-// followLoop reads the durable log whenever kicked (after this process or
-// the bus added entries) and, with Config.FollowInterval, on a timer for
-// what other instances added.
-func (s *Service) followLoop() {
-	s.wg.Add(1)
-	go func() {
-		defer s.wg.Done()
-		var tick <-chan time.Time
-		if s.Config.FollowInterval > 0 {
-			t := time.NewTicker(s.Config.FollowInterval)
-			defer t.Stop()
-			tick = t.C
-		}
-		for {
-			select {
-			case <-s.stop:
-				return
-			case <-s.kick:
-			case <-tick:
-			}
-			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			if err := s.followLog(ctx); err != nil {
-				s.Logger.Warn("following the revocation log", "err", err)
-			}
-			cancel()
-		}
-	}()
-}
-
-// kickFollower asks followLoop for a prompt read of the durable log.
-func (s *Service) kickFollower() {
-	select {
-	case s.kick <- struct{}{}:
-	default: // a read is already due
-	}
 }
 
 // RevokedCount is the number of live entries in the revocation set.
 func (s *Service) RevokedCount() int { return s.revoked.Len() }
 
+// CountLiveSessions counts live sessions and families; ok is false when the
+// store cannot count.
+func (s *Service) CountLiveSessions(ctx context.Context) (n int, ok bool, err error) {
+	c, ok := s.sessions.(SessionCounter)
+	if !ok {
+		return 0, false, nil
+	}
+	n, err = c.CountLiveSessions(ctx, s.now())
+	return n, true, err
+}
+
 // newSecret returns n random bytes, base64url encoded.
 func (s *Service) newSecret(n int) (string, error) {
 	b := make([]byte, n)
-	if _, err := io.ReadFull(s.Rand, b); err != nil {
+	if _, err := io.ReadFull(s.rand, b); err != nil {
 		return "", fmt.Errorf("reading randomness: %w", err)
 	}
 	return base64.RawURLEncoding.EncodeToString(b), nil
@@ -250,12 +341,6 @@ func (s *Service) newSecret(n int) (string, error) {
 func HashSecret(secret string) []byte {
 	h := sha256.Sum256([]byte(secret))
 	return h[:]
-}
-
-func (s *Service) login(outcome string) {
-	if s.OnLogin != nil {
-		s.OnLogin(outcome)
-	}
 }
 
 // storeErr keeps the sentinel errors a client may see and turns anything
@@ -270,4 +355,18 @@ func storeErr(err error) error {
 		}
 	}
 	return fmt.Errorf("%w: %v", ErrUnavailable, err)
+}
+
+func minTime(a, b time.Time) time.Time {
+	if a.Before(b) {
+		return a
+	}
+	return b
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n]
 }

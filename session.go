@@ -125,3 +125,32 @@ type SessionStore interface {
 	// DeleteExpiredSessions removes what is dead at now and returns how many.
 	DeleteExpiredSessions(ctx context.Context, now time.Time) (int, error)
 }
+
+// SessionUser is an optional fast path of a SessionStore: look a session up
+// by its token hash and slide its idle deadline in one round trip. A store
+// that implements it is used this way on every cookie-authenticated request.
+type SessionUser interface {
+	// UseSession returns the session whose current token hash is hash, as
+	// SessionByTokenHash does, after moving its LastSeenAt to now and its
+	// IdleExpiresAt to min(now+idle, ExpiresAt) (never backwards) when it
+	// is a cookie session live at now. A dead session or a refresh family
+	// is returned unchanged (families slide on refresh only). The store may
+	// skip the write when the deadline would move by less than a second.
+	// ErrNotFound when unknown.
+	UseSession(ctx context.Context, hash []byte, now time.Time, idle time.Duration) (*Session, error)
+}
+
+// SessionCounter is an optional capability of a SessionStore: counting the
+// sessions and families alive at now, for the active-sessions metric.
+type SessionCounter interface {
+	CountLiveSessions(ctx context.Context, now time.Time) (int, error)
+}
+
+// SessionEvictor is the capability of a SessionStore that keeps copies of
+// sessions in memory (a cache in front of the database): the Service calls
+// EvictSession with the ID of every session or family revoked by this
+// process, by another instance through the bus, or found in the durable
+// log, so that no copy outlives its revocation. It must not block.
+type SessionEvictor interface {
+	EvictSession(id string)
+}

@@ -13,55 +13,6 @@ type subscriber struct {
 // cut off (it then reconnects and resumes from its cursor).
 const subscriberBuffer = 4096
 
-// applyRevocations adds entries to the in-memory set and evicts what they
-// revoke from the caches. It is idempotent and order-free: entries arrive
-// from this process, from the bus and from the durable log, in any order.
-func (s *Service) applyRevocations(revs []*Revocation) {
-	if len(revs) == 0 {
-		return
-	}
-	s.revoked.Add(revs...)
-	if s.cache != nil {
-		for _, r := range revs {
-			if r.Kind == RevokeSID {
-				s.cache.evictID(r.Value)
-			}
-		}
-	}
-}
-
-// followLog reads the durable log after the last entry read from it,
-// applies the entries and broadcasts them to stream subscribers. It is the
-// only path to subscribers, so they see each entry once and in Seq order
-// (stores commit revocations in Seq order), whatever order the bus or
-// concurrent requests applied them in.
-func (s *Service) followLog(ctx context.Context) error {
-	s.logMu.Lock()
-	defer s.logMu.Unlock()
-	for {
-		revs, err := s.Revocations.RevocationsSince(ctx, s.logCursor, s.Now(), 1000)
-		if err != nil {
-			return err
-		}
-		if len(revs) == 0 {
-			return nil
-		}
-		s.applyRevocations(revs)
-		s.broadcast(revs)
-		s.logCursor = revs[len(revs)-1].Seq
-		if len(revs) < 1000 {
-			return nil
-		}
-	}
-}
-
-// LogCursor is the Seq of the last revocation read from the durable log.
-func (s *Service) LogCursor() int64 {
-	s.logMu.Lock()
-	defer s.logMu.Unlock()
-	return s.logCursor
-}
-
 // broadcast hands entries to every subscriber; one that lags by more than
 // its buffer is cut off and resumes from its cursor.
 func (s *Service) broadcast(revs []*Revocation) {
@@ -117,7 +68,7 @@ func (s *Service) Subscribe(ctx context.Context, after int64) (*Subscription, er
 	// caller skips live entries at or below the replay's last Seq.
 	var replay []*Revocation
 	for {
-		revs, err := s.Revocations.RevocationsSince(ctx, after, s.Now(), 1000)
+		revs, err := s.revocations.RevocationsSince(ctx, after, s.now(), 1000)
 		if err != nil {
 			cancel()
 			return nil, storeErr(err)

@@ -185,7 +185,7 @@ func newTestServer(t testing.TB, opts ...option) *testServer {
 		}
 	}
 	ts.Signer = jose.NewSigner(ts.Keys)
-	verifier, err := jose.NewVerifier(ts.Keys, ts.Issuer, ts.Issuer)
+	verifier, err := jose.NewVerifier(ts.Keys, ts.Issuer, ts.Issuer, jose.WithCache(100_000))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -201,17 +201,29 @@ func newTestServer(t testing.TB, opts ...option) *testServer {
 	ts.Hasher = &countingHasher{PasswordHasher: hasher}
 	ts.Throttle = &spyThrottle{LoginThrottle: memory.NewLoginThrottle(cfg.lockMax, cfg.lockWindow)}
 
-	ts.Service = &latch.Service{
-		Config: latch.Config{
-			Issuer: ts.Issuer, Audience: []string{ts.Issuer},
-			AccessTTL: cfg.accessTTL, RefreshTTL: cfg.refreshTTL, RefreshAbsoluteTTL: cfg.refreshAbsolute,
-			RefreshReuseGrace: cfg.grace, SessionIdleTimeout: cfg.idle, SessionAbsoluteTimeout: cfg.absolute,
-			MaxSessionsPerUser: cfg.maxSessions, CacheSessions: !cfg.noCache, FollowInterval: cfg.follow,
-		},
-		Users: ts.Users, Sessions: ts.Sessions, Revocations: ts.Revs,
+	if cfg.follow == 0 {
+		cfg.follow = -1 // polling only where a test asks for it
+	}
+	var sessions latch.SessionStore = ts.Sessions
+	if !cfg.noCache { // the single-writer default of `latch serve`
+		cache := memory.NewSessionCache(ts.Sessions)
+		cache.Start(ctx, nil)
+		t.Cleanup(func() { _ = cache.Close() })
+		sessions = cache
+	}
+	ts.Service, err = latch.New(latch.Config{
+		Issuer: ts.Issuer, Audience: []string{ts.Issuer},
+		AccessTTL: cfg.accessTTL, RefreshTTL: cfg.refreshTTL, RefreshAbsoluteTTL: cfg.refreshAbsolute,
+		RefreshReuseGrace: cfg.grace, SessionIdleTimeout: cfg.idle, SessionAbsoluteTimeout: cfg.absolute,
+		MaxSessionsPerUser: cfg.maxSessions, SingleWriter: !cfg.noCache, FollowInterval: cfg.follow,
+	}, latch.Deps{
+		Users: ts.Users, Sessions: sessions, Revocations: ts.Revs,
 		Hasher: ts.Hasher, Signer: ts.Signer, Verifier: ts.Verifier, Throttle: ts.Throttle,
 		NormalizeEmail: email.Normalize, CheckPassword: password.NewPolicy().Check, DummyHash: hasher.Dummy(),
 		Logger: logger, Now: ts.Clock.Now, OnLogin: ts.Metrics.Login,
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 	if err := ts.Service.Start(ctx); err != nil {
 		t.Fatal(err)

@@ -76,7 +76,7 @@ func (ks *KeySet) ReloadJWKS(jwks []byte) error {
 	if err != nil {
 		return err
 	}
-	ks.snap.Store(snap)
+	ks.swap(snap)
 	return nil
 }
 

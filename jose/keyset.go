@@ -165,8 +165,36 @@ func (ks *KeySet) Reload(keys []*latch.SigningKey) error {
 	if err != nil {
 		return err
 	}
-	ks.snap.Store(snap)
+	ks.swap(snap)
 	return nil
+}
+
+// swap installs snap unless it holds exactly the keys already in force, so
+// that a periodic reload that finds nothing new keeps the current snapshot
+// (and the verified-token caches tied to it).
+func (ks *KeySet) swap(snap *keySnapshot) {
+	if old := ks.snap.Load(); old != nil && old.same(snap) {
+		return
+	}
+	ks.snap.Store(snap)
+}
+
+// same reports whether a and b sign with the same key and verify with the
+// same keys under the same deadlines.
+func (a *keySnapshot) same(b *keySnapshot) bool {
+	if !bytes.Equal(a.jwks, b.jwks) || (a.sign == nil) != (b.sign == nil) || len(a.verify) != len(b.verify) {
+		return false
+	}
+	if a.sign != nil && a.sign.kid != b.sign.kid {
+		return false
+	}
+	for kid, ka := range a.verify {
+		kb, ok := b.verify[kid]
+		if !ok || !ka.notAfter.Equal(kb.notAfter) {
+			return false
+		}
+	}
+	return true
 }
 
 func (ks *KeySet) build(keys []*latch.SigningKey, now time.Time) (*keySnapshot, error) {

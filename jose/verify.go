@@ -4,22 +4,13 @@ import (
 	"context"
 	"errors"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/latch-dev/latch"
 )
-
-// MaxTokenSize bounds the length of a token Verify looks at. Our tokens are
-// well under 1 KiB (an RS256 one about 600 bytes); anything past 8 KiB is
-// refused before a single byte is decoded, so a megabyte of junk in an
-// Authorization header costs a length check.
-const MaxTokenSize = 8 << 10
-
-// Leeway is the clock skew tolerated on exp, nbf and iat (SECURITY.md 19):
-// enough for servers kept in sync by NTP, and no more.
-const Leeway = 60 * time.Second
 
 // maxKIDLen bounds a kid before it is hashed for the map lookup; ours are
 // 22 characters.
@@ -93,13 +84,30 @@ type Verifier struct {
 	method jwt.SigningMethod
 	parser *jwt.Parser
 	keyFn  jwt.Keyfunc // v.keyfunc, bound once rather than per token
+
+	cache     *tokenCache  // nil: off
+	lastPrune atomic.Int64 // unix nanoseconds of the cache's last sweep
+}
+
+// VerifierOption configures NewVerifier.
+type VerifierOption func(*Verifier)
+
+// WithCache makes the Verifier remember up to n verified tokens, by their
+// exact bytes, until they expire or the key set changes (see Verify).
+// n <= 0 leaves the cache off, the default.
+func WithCache(n int) VerifierOption {
+	return func(v *Verifier) {
+		if n > 0 {
+			v.cache = newTokenCache(n)
+		}
+	}
 }
 
 // NewVerifier returns a Verifier accepting only tokens signed with keys's
 // algorithm by one of its keys, issued by issuer (compared exactly: a
 // trailing slash is another issuer) for a set of audiences that includes
 // audience.
-func NewVerifier(keys *KeySet, issuer, audience string) (*Verifier, error) {
+func NewVerifier(keys *KeySet, issuer, audience string, opts ...VerifierOption) (*Verifier, error) {
 	if keys == nil {
 		return nil, errors.New("jose: NewVerifier needs a KeySet")
 	}
@@ -107,6 +115,9 @@ func NewVerifier(keys *KeySet, issuer, audience string) (*Verifier, error) {
 		return nil, errors.New("jose: NewVerifier needs an issuer and an audience")
 	}
 	v := &Verifier{keys: keys, method: keys.method}
+	for _, o := range opts {
+		o(v)
+	}
 	v.keyFn = v.keyfunc
 	v.parser = jwt.NewParser(
 		jwt.WithValidMethods([]string{keys.alg}),
@@ -114,7 +125,7 @@ func NewVerifier(keys *KeySet, issuer, audience string) (*Verifier, error) {
 		jwt.WithAudience(audience),
 		jwt.WithExpirationRequired(),
 		jwt.WithIssuedAt(),
-		jwt.WithLeeway(Leeway),
+		jwt.WithLeeway(latch.Leeway),
 		jwt.WithTimeFunc(v.now), // read at each call: tests may set Now later
 		jwt.WithStrictDecoding(),
 	)
@@ -140,8 +151,40 @@ func (v *Verifier) now() time.Time {
 // golang-jwt decodes the header once and Verify checks that very map, in
 // the keyfunc, so the two can never disagree about what the header says;
 // the payload is only copied until the signature has verified.
+//
+// WithCache: a token verified before, under the same key set, and still
+// before its exp is answered from memory. The claims returned are then
+// shared between callers: treat them as read-only.
 func (v *Verifier) Verify(_ context.Context, token string) (*latch.AccessClaims, error) {
-	if len(token) > MaxTokenSize {
+	if v.cache == nil {
+		return v.verify(token)
+	}
+	snap, now := v.keys.snap.Load(), v.now()
+	if c, ok := v.cache.get(token, snap, now); ok {
+		return c, nil
+	}
+	c, err := v.verify(token)
+	if err != nil {
+		return nil, err
+	}
+	if last := v.lastPrune.Load(); now.UnixNano()-last > int64(time.Minute) && v.lastPrune.CompareAndSwap(last, now.UnixNano()) {
+		v.cache.prune(snap, now)
+	}
+	v.cache.put(token, c, snap, now)
+	return c, nil
+}
+
+// CacheLen is the number of tokens in the cache, for tests and metrics.
+func (v *Verifier) CacheLen() int {
+	if v.cache == nil {
+		return 0
+	}
+	return v.cache.len()
+}
+
+// verify is Verify without the cache.
+func (v *Verifier) verify(token string) (*latch.AccessClaims, error) {
+	if len(token) > latch.MaxTokenBytes {
 		return nil, refuse(ErrMalformed, "token larger than 8 KiB")
 	}
 	if !compactShape(token) {

@@ -12,7 +12,7 @@
 // HTTP layer turns into a fast 429 with Retry-After rather than a pile-up.
 //
 // [Policy] refuses passwords shorter than [MinLength] or longer than
-// [MaxLength] bytes, equal to the account's email, or on the embedded list
+// [latch.MaxPasswordBytes] bytes, equal to the account's email, or on the embedded list
 // of common passwords.
 //
 // # The common-password list

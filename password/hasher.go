@@ -100,13 +100,13 @@ func New(cfg Config) (*Hasher, error) {
 func (h *Hasher) Params() Params { return h.params }
 
 // Hash returns the PHC string of password with a fresh random salt. A
-// password longer than MaxLength bytes is refused with an error wrapping
+// password longer than latch.MaxPasswordBytes bytes is refused with an error wrapping
 // latch.ErrWeakPassword before any work. When no slot frees up within
 // MaxWait, or the queue is full, the error wraps latch.ErrRateLimited (as a
 // *latch.RateLimitError); when ctx ends first, it wraps ctx.Err().
 func (h *Hasher) Hash(ctx context.Context, password string) (string, error) {
-	if len(password) > MaxLength {
-		return "", fmt.Errorf("%w: longer than %d bytes", latch.ErrWeakPassword, MaxLength)
+	if len(password) > latch.MaxPasswordBytes {
+		return "", fmt.Errorf("%w: longer than %d bytes", latch.ErrWeakPassword, latch.MaxPasswordBytes)
 	}
 	salt := make([]byte, h.params.SaltLen)
 	if _, err := io.ReadFull(h.rand, salt); err != nil {
@@ -125,7 +125,7 @@ func (h *Hasher) Hash(ctx context.Context, password string) (string, error) {
 //
 // A malformed phc, or one whose parameters are out of bounds, is an error
 // wrapping [ErrMalformedHash], never a mismatch. A password longer than
-// MaxLength bytes cannot have been hashed by Hash, so it is a mismatch found
+// latch.MaxPasswordBytes bytes cannot have been hashed by Hash, so it is a mismatch found
 // without running argon2: cheap to refuse, and just as cheap for an unknown
 // user compared against Dummy. Waiting for a slot fails as in Hash.
 func (h *Hasher) Compare(ctx context.Context, phc, password string) (ok, rehash bool, err error) {
@@ -133,7 +133,7 @@ func (h *Hasher) Compare(ctx context.Context, phc, password string) (ok, rehash 
 	if err != nil {
 		return false, false, err
 	}
-	if len(password) > MaxLength {
+	if len(password) > latch.MaxPasswordBytes {
 		return false, false, nil
 	}
 	got, err := h.derive(ctx, password, salt, p)

@@ -83,7 +83,7 @@ func TestHasher_HashCompare(t *testing.T) {
 		"correct horse battery staple",
 		"pässwörd-ünïcode-🔑",
 		"  spaces kept  ",
-		strings.Repeat("x", password.MaxLength),
+		strings.Repeat("x", latch.MaxPasswordBytes),
 		"", // policy is Policy's job; Hash hashes whatever it is given
 	} {
 		t.Run(fmt.Sprintf("len%d", len(pw)), func(t *testing.T) {
@@ -117,7 +117,7 @@ func TestHasher_HashCompare(t *testing.T) {
 func TestHasher_overlong(t *testing.T) {
 	var observed atomic.Int64
 	h := MustNew(t, password.Config{Params: fast, Observe: func(time.Duration) { observed.Add(1) }})
-	long := strings.Repeat("a", password.MaxLength+1)
+	long := strings.Repeat("a", latch.MaxPasswordBytes+1)
 
 	_, err := h.Hash(context.Background(), long)
 	if !errors.Is(err, latch.ErrWeakPassword) {
@@ -126,7 +126,7 @@ func TestHasher_overlong(t *testing.T) {
 	if strings.Contains(err.Error(), long[:16]) {
 		t.Fatalf("error echoes the password: %v", err)
 	}
-	phc := MustHash(t, h, long[:password.MaxLength])
+	phc := MustHash(t, h, long[:latch.MaxPasswordBytes])
 	observed.Store(0)
 	ok, rehash, err := h.Compare(context.Background(), phc, long)
 	if err != nil || ok || rehash {

@@ -12,13 +12,11 @@ import (
 	"github.com/latch-dev/latch"
 )
 
-// Length limits of a password, in bytes as received. The upper one keeps
-// hashing cheap to refuse and leaves no password silently truncated (the
-// bcrypt 72-byte trap): every byte up to it counts.
-const (
-	MinLength = 8
-	MaxLength = 1024
-)
+// MinLength is the shortest password accepted, in bytes as received. The
+// longest is latch.MaxPasswordBytes, defined once for the domain, the
+// hasher and this policy: it keeps hashing cheap to refuse and leaves no
+// password silently truncated (the bcrypt 72-byte trap).
+const MinLength = 8
 
 // commonList is common-passwords.txt: one password per line, '#' comments.
 //
@@ -69,8 +67,8 @@ func (p *Policy) Check(password, normalizedEmail string) error {
 	switch {
 	case len(password) < MinLength:
 		return fmt.Errorf("%w: shorter than %d bytes", latch.ErrWeakPassword, MinLength)
-	case len(password) > MaxLength:
-		return fmt.Errorf("%w: longer than %d bytes", latch.ErrWeakPassword, MaxLength)
+	case len(password) > latch.MaxPasswordBytes:
+		return fmt.Errorf("%w: longer than %d bytes", latch.ErrWeakPassword, latch.MaxPasswordBytes)
 	}
 	f := fold(password)
 	// Folding the email as well costs little and keeps the check right

@@ -94,7 +94,7 @@ func TestNewPolicy_list(t *testing.T) {
 	checked := 0
 	for line := range strings.Lines(string(list)) {
 		line = strings.TrimRight(line, "\r\n")
-		if strings.HasPrefix(line, "#") || len(line) < password.MinLength || len(line) > password.MaxLength {
+		if strings.HasPrefix(line, "#") || len(line) < password.MinLength || len(line) > latch.MaxPasswordBytes {
 			continue
 		}
 		checked++

@@ -24,20 +24,22 @@ func Example() {
 	sessions.Start(ctx) // writes idle deadlines back every second
 	defer sessions.Close()
 
-	svc := &latch.Service{
-		Config: latch.Config{
-			// Polling the log stays on: it is how revocations spread while
-			// the bus is down, and it closes the gap between a resubscribe
-			// and the catch-up before it.
-			FollowInterval: time.Second,
-		},
+	// The Deps a Service takes from Redis; the rest (users, hasher, keys)
+	// come from the database and the jose and password packages.
+	deps := latch.Deps{
+		Users:       &memory.UserStore{},
 		Sessions:    sessions,
 		Revocations: c.Revocations(&memory.RevocationStore{}),
 		Bus:         c.Bus(),
+		BusHealthy:  c.Healthy,
 		Throttle:    c.LoginThrottle(5, 15*time.Minute, memory.NewLoginThrottle(5, 15*time.Minute)),
 	}
+	// Several instances: SingleWriter stays false, so the durable log is
+	// polled too. It is how revocations spread while the bus is down, and
+	// it closes the gap between a resubscribe and the catch-up before it.
+	cfg := latch.Config{Issuer: "https://auth.example.com"}
 	limiter := c.RateLimiter(10, memory.NewRateLimiter(10)) // per client IP, for the HTTP layer
-	_, _ = svc, limiter
+	_, _, _ = deps, cfg, limiter
 
 	// /readyz: "ok" while c.Healthy(), "degraded" otherwise.
 	_ = c.Healthy()

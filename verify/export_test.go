@@ -21,4 +21,4 @@ func Prune(v *Verifier) { v.prune() }
 func RevocationCount(v *Verifier) int { return v.revoked.Len() }
 
 // CacheSize is the number of cached tokens.
-func CacheSize(v *Verifier) int { return v.cache.size() }
+func CacheSize(v *Verifier) int { return v.jv.CacheLen() }

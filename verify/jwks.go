@@ -120,8 +120,8 @@ func (v *Verifier) reloadKeys() {
 		return
 	}
 	v.lastDoc = doc
-	// New generation first, then the cache: a Verify that checked a token
-	// against the old keys can no longer cache it (see tokenCache.put).
-	v.cache.clear(v.keyGen.Add(1))
+	// The key set's new snapshot retires every cached token (jose.WithCache);
+	// the generation tells concurrent refetchers that the keys moved.
+	v.keyGen.Add(1)
 	v.log.Info("JWKS reloaded", "jwks", string(v.keys.JWKS()))
 }

@@ -98,14 +98,6 @@ type Claims struct {
 	Role      string
 }
 
-// clone is the copy Verify hands out, so no caller can change what the
-// cache holds.
-func (c *Claims) clone() *Claims {
-	d := *c
-	d.Audience = slices.Clone(c.Audience)
-	return &d
-}
-
 // Verifier verifies latch access tokens. It is safe for concurrent use.
 // Make one with New, share it, and Close it when done.
 type Verifier struct {
@@ -125,7 +117,6 @@ type Verifier struct {
 	keys    *jose.KeySet
 	jv      *jose.Verifier
 	revoked latch.RevocationList
-	cache   *tokenCache
 
 	// healthyUntil (Unix nanoseconds of the clock) is how long the stream
 	// is known healthy: while lines arrive on a replayed connection, the
@@ -211,7 +202,6 @@ func New(ctx context.Context, issuerURL string, opts ...Option) (*Verifier, erro
 		sc:        &sc,
 		log:       cfg.logger.With("component", "latch-verify", "issuer", issuerURL),
 		now:       cfg.clock,
-		cache:     newTokenCache(cfg.cacheSize),
 	}
 	doc, err := v.fetchJWKS(ctx)
 	if err != nil {
@@ -221,7 +211,7 @@ func New(ctx context.Context, issuerURL string, opts ...Option) (*Verifier, erro
 		return nil, fmt.Errorf("verify: the JWKS of %s: %w", issuerURL, err)
 	}
 	v.lastDoc, v.lastFetch = doc, v.now()
-	if v.jv, err = jose.NewVerifier(v.keys, issuerURL, cfg.audience); err != nil {
+	if v.jv, err = jose.NewVerifier(v.keys, issuerURL, cfg.audience, jose.WithCache(cfg.cacheSize)); err != nil {
 		return nil, fmt.Errorf("verify: %w", err)
 	}
 	v.jv.Now = v.now
@@ -287,32 +277,22 @@ func (v *Verifier) Verify(ctx context.Context, token string) (*Claims, error) {
 	if v.follow && v.stale(now) {
 		return nil, ErrStale
 	}
-	c, ok := v.cache.get(token, now)
-	if !ok {
-		gen := v.keyGen.Load()
-		ac, err := v.jv.Verify(ctx, token)
-		if errors.Is(err, jose.ErrKid) && v.refetchKeys(ctx, gen) {
-			gen = v.keyGen.Load()
-			ac, err = v.jv.Verify(ctx, token)
-		}
-		if err != nil {
-			return nil, fmt.Errorf("%w: %w", ErrInvalidToken, err)
-		}
-		c = &Claims{
-			Issuer: ac.Issuer, Subject: ac.Subject, Audience: ac.Audience,
-			ExpiresAt: ac.ExpiresAt, IssuedAt: ac.IssuedAt,
-			ID: ac.ID, SessionID: ac.SessionID, Role: ac.Role,
-		}
-		if v.revoked.Revoked(c.ID, c.SessionID, c.Subject, c.IssuedAt) {
-			return nil, ErrRevoked
-		}
-		v.cache.put(token, c, now, gen)
-		return c.clone(), nil
+	gen := v.keyGen.Load()
+	ac, err := v.jv.Verify(ctx, token)
+	if errors.Is(err, jose.ErrKid) && v.refetchKeys(ctx, gen) {
+		ac, err = v.jv.Verify(ctx, token)
 	}
-	if v.revoked.Revoked(c.ID, c.SessionID, c.Subject, c.IssuedAt) {
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrInvalidToken, err)
+	}
+	if v.revoked.Revoked(ac.ID, ac.SessionID, ac.Subject, ac.IssuedAt) {
 		return nil, ErrRevoked
 	}
-	return c.clone(), nil
+	return &Claims{
+		Issuer: ac.Issuer, Subject: ac.Subject, Audience: slices.Clone(ac.Audience),
+		ExpiresAt: ac.ExpiresAt, IssuedAt: ac.IssuedAt,
+		ID: ac.ID, SessionID: ac.SessionID, Role: ac.Role,
+	}, nil
 }
 
 // stale reports whether the stream has been down longer than the bound.
@@ -343,7 +323,7 @@ func (v *Verifier) Close() error {
 	return nil
 }
 
-// janitor drops expired revocations and cached tokens, and refetches a JWKS
+// janitor drops expired revocations, and refetches a JWKS
 // older than jwksMaxAge.
 func (v *Verifier) janitor() {
 	defer v.wg.Done()
@@ -370,6 +350,5 @@ func (v *Verifier) janitor() {
 // is accepted up to a leeway past its exp.
 func (v *Verifier) prune() {
 	now := v.now()
-	v.revoked.Prune(now.Add(-jose.Leeway))
-	v.cache.prune(now)
+	v.revoked.Prune(now.Add(-latch.Leeway))
 }

@@ -88,7 +88,7 @@ func TestVerifier_Verify_Invalid(t *testing.T) {
 		{"other issuer", is.MustToken(t, func(c *latch.AccessClaims) { c.Issuer = other.URL }), jose.ErrIssuer},
 		{"other audience", is.MustToken(t, func(c *latch.AccessClaims) { c.Audience = []string{"https://elsewhere"} }), jose.ErrAudience},
 		{"expired", is.MustToken(t, func(c *latch.AccessClaims) {
-			c.IssuedAt, c.ExpiresAt = time.Now().Add(-time.Hour), time.Now().Add(-2*jose.Leeway)
+			c.IssuedAt, c.ExpiresAt = time.Now().Add(-time.Hour), time.Now().Add(-2*latch.Leeway)
 		}), jose.ErrExpired},
 	}
 	for _, tc := range cases {
@@ -539,8 +539,8 @@ func TestVerifier_Prune(t *testing.T) {
 	is := newIssuer(t, jose.EdDSA)
 	v := MustVerifier(t, is)
 	now := time.Now()
-	is.publish(fmt.Sprintf(`{"jti":"gone","exp":%d}`, now.Add(-2*jose.Leeway).Unix()))
-	is.publish(fmt.Sprintf(`{"sid":"recent","exp":%d}`, now.Add(-jose.Leeway/2).Unix()))
+	is.publish(fmt.Sprintf(`{"jti":"gone","exp":%d}`, now.Add(-2*latch.Leeway).Unix()))
+	is.publish(fmt.Sprintf(`{"sid":"recent","exp":%d}`, now.Add(-latch.Leeway/2).Unix()))
 	is.publish(fmt.Sprintf(`{"sub":"u","not_before":%d,"exp":%d}`, now.Unix(), now.Add(time.Hour).Unix()))
 	is.publish(`{"jti":"no-exp"}`)
 	eventually(t, time.Second, "events applied", func() bool { return verify.RevocationCount(v) == 4 })

@@ -7,14 +7,13 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/latch-dev/latch"
-	"github.com/latch-dev/latch/email"
 	"github.com/latch-dev/latch/jose"
-	"github.com/latch-dev/latch/password"
 )
 
 // userAdd creates an account from the command line. The password is read
@@ -23,7 +22,7 @@ import (
 func userAdd(ctx context.Context, args []string, stdin io.Reader, stdout io.Writer, getenv func(string) string) error {
 	var cfg Config
 	var addr, role string
-	fs := cfg.flagSetDB("user add")
+	fs := cfg.flagSet("user add") // the server's configuration: the same rules apply
 	fs.StringVar(&addr, "email", "", "the account's email address")
 	fs.StringVar(&role, "role", latch.DefaultRole, "the account's role")
 	if err := parseFlags(fs, args, getenv); err != nil {
@@ -32,7 +31,7 @@ func userAdd(ctx context.Context, args []string, stdin io.Reader, stdout io.Writ
 	if addr == "" {
 		return usageError{errors.New("user add: --email is required")}
 	}
-	if err := validateDB(cfg.DB); err != nil {
+	if err := cfg.validate(); err != nil {
 		return usageError{err}
 	}
 	line, err := bufio.NewReader(io.LimitReader(stdin, latch.MaxPasswordBytes+2)).ReadString('\n')
@@ -40,21 +39,11 @@ func userAdd(ctx context.Context, args []string, stdin io.Reader, stdout io.Writ
 		return fmt.Errorf("reading the password from stdin: %w", err)
 	}
 	pw := strings.TrimRight(line, "\r\n")
-	st, err := openStores(ctx, cfg.DB)
+	svc, closeAll, err := openAdmin(ctx, &cfg)
 	if err != nil {
 		return err
 	}
-	defer st.close()
-	hasher, err := password.New(password.Config{})
-	if err != nil {
-		return err
-	}
-	svc := &latch.Service{Users: st.users, Sessions: st.sessions, Revocations: st.revs, Hasher: hasher,
-		NormalizeEmail: email.Normalize, CheckPassword: password.NewPolicy().Check}
-	if err := svc.Start(ctx); err != nil {
-		return err
-	}
-	defer svc.Close()
+	defer closeAll()
 	u, err := svc.Signup(ctx, addr, pw)
 	if err != nil {
 		return err
@@ -66,6 +55,32 @@ func userAdd(ctx context.Context, args []string, stdin io.Reader, stdout io.Writ
 	}
 	fmt.Fprintf(stdout, "created user %s <%s> role %s\n", u.ID, u.Email, role)
 	return nil
+}
+
+// openAdmin opens what an admin command acts through: the database, Redis
+// when set (so that revocations reach running instances at once), the keys,
+// and the Service built as `latch serve` builds it.
+func openAdmin(ctx context.Context, cfg *Config) (*latch.Service, func(), error) {
+	logger := slog.New(slog.DiscardHandler)
+	st, err := openStores(ctx, cfg.DB)
+	if err != nil {
+		return nil, nil, err
+	}
+	sh, err := openShared(ctx, cfg, st, logger)
+	if err != nil {
+		st.close()
+		return nil, nil, err
+	}
+	km, err := loadKeys(ctx, cfg, st.keys)
+	if err == nil {
+		var svc *latch.Service
+		if svc, err = newService(ctx, cfg, st, sh, km, cfg.issuer(cfg.Addr), logger, nil); err == nil {
+			return svc, func() { _ = svc.Close(); sh.close(); _ = st.close() }, nil
+		}
+	}
+	sh.close()
+	_ = st.close()
+	return nil, nil, err
 }
 
 // flagSetDB is the flag set of admin subcommands: the database and master key.

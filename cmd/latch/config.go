@@ -93,6 +93,14 @@ func (c *Config) flagSet(name string) *flag.FlagSet {
 	return fs
 }
 
+// issuer is --issuer without a trailing slash, or http://ADDR.
+func (c *Config) issuer(addr string) string {
+	if iss := strings.TrimSuffix(c.Issuer, "/"); iss != "" {
+		return iss
+	}
+	return "http://" + addr
+}
+
 // newFlagSet returns a flag set that reports errors to its caller only.
 func newFlagSet(name string) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)

@@ -87,6 +87,14 @@ type shared struct {
 func openShared(ctx context.Context, cfg *Config, st *stores, logger *slog.Logger) (*shared, error) {
 	throttle := memory.NewLoginThrottle(cfg.LoginMaxFailures, cfg.LoginFailureWindow)
 	limiter := memory.NewRateLimiter(cfg.LoginIPRate)
+	if cfg.Redis == "" && st.single {
+		// The only writer: sessions served from process memory, idle
+		// deadlines written in batches.
+		cache := memory.NewSessionCache(st.sessions)
+		cache.Start(ctx, func(err error) { logger.Warn("writing idle deadlines to the database; retrying", "err", err) })
+		return &shared{sessions: cache, revs: st.revs, throttle: throttle, limiter: limiter,
+			close: func() { _ = cache.Close() }}, nil
+	}
 	if cfg.Redis == "" {
 		return &shared{sessions: st.sessions, revs: st.revs, throttle: throttle, limiter: limiter, close: func() {}}, nil
 	}
@@ -237,50 +245,11 @@ func serve(ctx context.Context, args []string, stderr io.Writer, getenv func(str
 		return fmt.Errorf("--addr %s: %w", cfg.Addr, err)
 	}
 	defer ln.Close()
-	issuer := strings.TrimSuffix(cfg.Issuer, "/")
-	if issuer == "" {
-		issuer = "http://" + ln.Addr().String()
-	}
-	audience := cfg.Audience
-	if audience == "" {
-		audience = issuer
-	}
+	issuer := cfg.issuer(ln.Addr().String())
 
 	metrics := http.NewMetrics()
-	hasher, err := password.New(password.Config{Observe: func(d time.Duration) { metrics.HashSeconds.Observe(d.Seconds()) }})
+	svc, err := newService(ctx, &cfg, st, sh, km, issuer, logger, metrics)
 	if err != nil {
-		return err
-	}
-	verifier, err := jose.NewVerifier(km.set, issuer, audience)
-	if err != nil {
-		return err
-	}
-	policy := password.NewPolicy()
-	svc := &latch.Service{
-		Config: latch.Config{
-			Issuer: issuer, Audience: []string{audience},
-			AccessTTL: cfg.AccessTTL, RefreshTTL: cfg.RefreshTTL, RefreshAbsoluteTTL: cfg.RefreshAbsoluteTTL,
-			RefreshReuseGrace: cfg.RefreshReuseGrace, SessionIdleTimeout: cfg.SessionIdleTimeout,
-			SessionAbsoluteTimeout: cfg.SessionAbsoluteTimeout, MaxSessionsPerUser: cfg.MaxSessionsPerUser,
-			// One writer: sessions cached in process. Several instances on one
-			// database: no session cache, and the durable revocation log polled
-			// so that a revocation on another instance is refused within 1 s.
-			CacheSessions:  st.single,
-			FollowInterval: followInterval(st.single),
-		},
-		Users: st.users, Sessions: sh.sessions, Revocations: sh.revs, Bus: sh.bus,
-		Hasher: hasher, Signer: jose.NewSigner(km.set),
-		Verifier:       &reloadingVerifier{next: verifier, reload: func(ctx context.Context) error { return km.reload(ctx, cfg.AccessTTL) }},
-		Throttle:       sh.throttle,
-		NormalizeEmail: email.Normalize, CheckPassword: policy.Check, DummyHash: hasher.Dummy(),
-		Logger: logger, OnLogin: metrics.Login,
-	}
-	if sh.redis != nil {
-		// PostgreSQL down, Redis up: accounts cached here keep serving
-		// sessions and tokens (docs/operations.md); both down: 503.
-		svc.BusHealthy = sh.redis.Healthy
-	}
-	if err := svc.Start(ctx); err != nil {
 		return err
 	}
 	defer svc.Close()
@@ -356,13 +325,60 @@ func serve(ctx context.Context, args []string, stderr io.Writer, getenv func(str
 	return nil
 }
 
-// followInterval is how often an instance that shares its database polls
-// the revocation log (0: it is the only writer and needs no polling).
-func followInterval(single bool) time.Duration {
-	if single {
-		return 0
+// newService is the one place the command builds the auth service: serve
+// and every admin command use it, so they apply the same rules.
+// metrics may be nil (admin commands).
+func newService(ctx context.Context, cfg *Config, st *stores, sh *shared, km *keyMaterial, issuer string,
+	logger *slog.Logger, metrics *http.Metrics) (*latch.Service, error) {
+	hc := password.Config{}
+	onLogin := func(string) {}
+	if metrics != nil {
+		hc.Observe = func(d time.Duration) { metrics.HashSeconds.Observe(d.Seconds()) }
+		onLogin = metrics.Login
 	}
-	return 250 * time.Millisecond
+	hasher, err := password.New(hc)
+	if err != nil {
+		return nil, err
+	}
+	audience := cfg.Audience
+	if audience == "" {
+		audience = issuer
+	}
+	verifier, err := jose.NewVerifier(km.set, issuer, audience, jose.WithCache(100_000))
+	if err != nil {
+		return nil, err
+	}
+	deps := latch.Deps{
+		Users: st.users, Sessions: sh.sessions, Revocations: sh.revs, Bus: sh.bus,
+		Hasher: hasher, Signer: jose.NewSigner(km.set),
+		Verifier:       &reloadingVerifier{next: verifier, reload: func(ctx context.Context) error { return km.reload(ctx, cfg.AccessTTL) }},
+		Throttle:       sh.throttle,
+		NormalizeEmail: email.Normalize, CheckPassword: password.NewPolicy().Check, DummyHash: hasher.Dummy(),
+		Logger: logger, OnLogin: onLogin,
+	}
+	if sh.redis != nil {
+		// PostgreSQL down, Redis up: accounts cached here keep serving
+		// sessions and tokens (docs/operations.md); both down: 503.
+		deps.BusHealthy = sh.redis.Healthy
+	}
+	svc, err := latch.New(latch.Config{
+		Issuer: issuer, Audience: []string{audience},
+		AccessTTL: cfg.AccessTTL, RefreshTTL: cfg.RefreshTTL, RefreshAbsoluteTTL: cfg.RefreshAbsoluteTTL,
+		RefreshReuseGrace: cfg.RefreshReuseGrace, SessionIdleTimeout: cfg.SessionIdleTimeout,
+		SessionAbsoluteTimeout: cfg.SessionAbsoluteTimeout, MaxSessionsPerUser: cfg.MaxSessionsPerUser,
+		// One writer: sessions cached in process (openShared), accounts kept,
+		// no polling. Several instances on one database: the durable
+		// revocation log polled, so that a revocation on another instance is
+		// refused within 1 s.
+		SingleWriter: st.single,
+	}, deps)
+	if err != nil {
+		return nil, err
+	}
+	if err := svc.Start(ctx); err != nil {
+		return nil, err
+	}
+	return svc, nil
 }
 
 // dbKind names the database without its credentials.

@@ -1,0 +1,207 @@
+package latch
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// LoginRequest is one login attempt.
+type LoginRequest struct {
+	Email, Password string
+	Mode            SessionKind // KindSession or KindToken
+	UserAgent, IP   string
+	// PlantedSecret is a session cookie sent with the login request; that
+	// session is destroyed (fixation defence).
+	PlantedSecret string
+}
+
+// LoginResult is a successful login: a new cookie session or a new refresh
+// family with its first access token.
+type LoginResult struct {
+	User    *User
+	Session *Session
+	// Secret is the session cookie value (KindSession) or the refresh token (KindToken).
+	Secret string
+	// CSRFToken is the session's synchronizer token (KindSession).
+	CSRFToken string
+	// Access is the first access token of the family (KindToken).
+	Access *IssuedToken
+}
+
+// Login checks credentials and starts a session or refresh family.
+// Unknown emails and wrong passwords take the same path and the same time.
+func (s *Service) Login(ctx context.Context, req LoginRequest) (*LoginResult, error) {
+	if req.PlantedSecret != "" {
+		if err := s.destroyPlanted(ctx, req.PlantedSecret); err != nil {
+			return nil, err
+		}
+	}
+	u, err := s.checkCredentials(ctx, req.Email, req.Password)
+	if err != nil {
+		return nil, err
+	}
+	res, err := s.startSession(ctx, u, req.Mode, req.UserAgent, req.IP)
+	if err != nil {
+		s.onLogin("error")
+		return nil, err
+	}
+	s.onLogin("success")
+	return res, nil
+}
+
+// checkCredentials runs the lockout, the hash and the account checks of a login.
+func (s *Service) checkCredentials(ctx context.Context, email, password string) (*User, error) {
+	norm, err := s.normalizeEmail(email)
+	if err != nil {
+		norm = "" // never matches an account; still hashed and throttled
+	}
+	account := norm
+	if account == "" {
+		// Keyed by a digest: the raw input is up to a request body long, and
+		// the throttle keeps its keys for a whole window.
+		account = "invalid:" + base64.RawURLEncoding.EncodeToString(HashSecret(email))
+	}
+	var u *User
+	if norm != "" {
+		u, err = s.users.UserByEmail(ctx, norm)
+		if err != nil && !errors.Is(err, ErrNotFound) {
+			s.onLogin("error")
+			return nil, storeErr(err)
+		}
+	}
+	phc := s.dummyHash // unknown accounts cost a hash all the same
+	if u != nil {
+		phc = u.PasswordHash
+	}
+	ok, rehash, err := s.guessPassword(ctx, account, phc, password)
+	switch {
+	case errors.Is(err, ErrRateLimited):
+		s.onLogin("locked")
+		return nil, err
+	case err != nil:
+		s.onLogin("error")
+		return nil, err
+	case !ok || u == nil:
+		s.onLogin("invalid_credentials")
+		return nil, ErrInvalidCredentials
+	case u.Disabled:
+		s.onLogin("disabled")
+		return nil, ErrAccountDisabled
+	}
+	if rehash {
+		s.rehash(ctx, u, password)
+	}
+	return u, nil
+}
+
+// guessPassword checks one password against a PHC string under the
+// lockout of account (a login and the current password of a password
+// change share it, so a stolen session cannot guess unthrottled): a locked
+// account is refused with a RateLimitError before any hashing; a mismatch
+// counts as a failure; a match clears the failures.
+func (s *Service) guessPassword(ctx context.Context, account, phc, password string) (ok, rehash bool, err error) {
+	if s.throttle != nil {
+		wait, err := s.throttle.Locked(ctx, account, s.now())
+		if err != nil {
+			return false, false, storeErr(err)
+		}
+		if wait > 0 {
+			return false, false, &RateLimitError{RetryAfter: wait}
+		}
+	}
+	if len(password) <= MaxPasswordBytes {
+		if ok, rehash, err = s.hasher.Compare(ctx, phc, password); err != nil {
+			return false, false, err
+		}
+	}
+	if s.throttle == nil {
+		return ok, rehash, nil
+	}
+	if !ok {
+		if err := s.throttle.RecordFailure(ctx, account, s.now()); err != nil {
+			return false, false, storeErr(err)
+		}
+		return false, false, nil
+	}
+	if err := s.throttle.Reset(ctx, account); err != nil {
+		s.logger.Warn("resetting login failures", "err", err)
+	}
+	return ok, rehash, nil
+}
+
+// rehash upgrades a stored hash to the current parameters; a failure only
+// postpones the upgrade to the next login.
+func (s *Service) rehash(ctx context.Context, u *User, password string) {
+	hash, err := s.hasher.Hash(ctx, password)
+	if err != nil {
+		s.logger.Warn("rehashing password", "err", err)
+		return
+	}
+	nu := *u
+	nu.PasswordHash, nu.UpdatedAt = hash, s.now().UTC()
+	if err := s.users.UpdateUser(ctx, &nu); err != nil {
+		s.logger.Warn("storing rehashed password", "err", err)
+		return
+	}
+	s.accounts.put(&nu)
+}
+
+// destroyPlanted ends the session whose cookie came with a login request,
+// so a planted (fixated) identifier never becomes a logged-in session.
+func (s *Service) destroyPlanted(ctx context.Context, secret string) error {
+	sess, err := s.sessions.SessionByTokenHash(ctx, HashSecret(secret))
+	if errors.Is(err, ErrNotFound) || (err == nil && sess.Kind != KindSession) {
+		return nil
+	}
+	if err != nil {
+		return storeErr(err)
+	}
+	return s.revokeSessions(ctx, sess)
+}
+
+// startSession creates a cookie session or a refresh family for u, then
+// enforces --max-sessions-per-user by revoking the oldest.
+func (s *Service) startSession(ctx context.Context, u *User, mode SessionKind, ua, ip string) (*LoginResult, error) {
+	now := s.now().UTC()
+	id, err := s.newSecret(16)
+	if err != nil {
+		return nil, err
+	}
+	secret, err := s.newSecret(32)
+	if err != nil {
+		return nil, err
+	}
+	sess := &Session{ID: id, UserID: u.ID, Kind: mode, TokenHash: HashSecret(secret),
+		CreatedAt: now, LastSeenAt: now, RotatedAt: now, UserAgent: truncate(ua, 512), IP: ip}
+	res := &LoginResult{User: u, Session: sess, Secret: secret}
+	switch mode {
+	case KindSession:
+		res.CSRFToken, err = s.newSecret(32)
+		if err != nil {
+			return nil, err
+		}
+		sess.CSRFHash = HashSecret(res.CSRFToken)
+		sess.ExpiresAt = now.Add(s.cfg.SessionAbsoluteTimeout)
+		sess.IdleExpiresAt = minTime(now.Add(s.cfg.SessionIdleTimeout), sess.ExpiresAt)
+	case KindToken:
+		sess.ExpiresAt = now.Add(s.cfg.RefreshAbsoluteTTL)
+		sess.IdleExpiresAt = minTime(now.Add(s.cfg.RefreshTTL), sess.ExpiresAt)
+	default:
+		return nil, fmt.Errorf("%w: unknown mode %q", ErrInvalidRequest, mode)
+	}
+	if err := s.sessions.CreateSession(ctx, sess); err != nil {
+		return nil, storeErr(err)
+	}
+	if mode == KindToken {
+		if res.Access, err = s.issue(ctx, u, sess.ID, time.Time{}); err != nil {
+			return nil, err
+		}
+	}
+	if err := s.enforceMaxSessions(ctx, u.ID, sess.ID); err != nil {
+		return nil, err
+	}
+	return res, nil
+}

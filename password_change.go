@@ -1,0 +1,67 @@
+package latch
+
+import "context"
+
+// PasswordChange is the result of ChangePassword for a cookie session: its
+// fresh secret and CSRF token.
+type PasswordChange struct {
+	Secret, CSRFToken string
+}
+
+// ChangePassword sets a new password, revokes every other session and family
+// of the user, and gives the current cookie session a fresh secret; a
+// current refresh family stays.
+func (s *Service) ChangePassword(ctx context.Context, p *Principal, current, next string) (*PasswordChange, error) {
+	if err := s.checkPassword(next, p.User.Email); err != nil {
+		return nil, err
+	}
+	u, err := s.users.UserByID(ctx, p.User.ID)
+	if err != nil {
+		return nil, storeErr(err)
+	}
+	ok, _, err := s.guessPassword(ctx, u.Email, u.PasswordHash, current)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return nil, ErrWrongPassword
+	}
+	hash, err := s.hasher.Hash(ctx, next)
+	if err != nil {
+		return nil, err
+	}
+	nu := *u
+	nu.PasswordHash, nu.UpdatedAt = hash, s.now().UTC()
+	if err := s.users.UpdateUser(ctx, &nu); err != nil {
+		return nil, storeErr(err)
+	}
+	s.accounts.put(&nu)
+
+	all, err := s.sessions.SessionsByUser(ctx, u.ID)
+	if err != nil {
+		return nil, storeErr(err)
+	}
+	others := all[:0]
+	for _, x := range all {
+		if x.ID != p.SessionID {
+			others = append(others, x)
+		}
+	}
+	if err := s.revokeSessions(ctx, others...); err != nil {
+		return nil, err
+	}
+	if p.Method != KindSession {
+		return nil, nil
+	}
+	var pc PasswordChange
+	if pc.Secret, err = s.newSecret(32); err != nil {
+		return nil, err
+	}
+	if pc.CSRFToken, err = s.newSecret(32); err != nil {
+		return nil, err
+	}
+	if err := s.sessions.ReplaceSessionToken(ctx, p.SessionID, HashSecret(pc.Secret), HashSecret(pc.CSRFToken)); err != nil {
+		return nil, storeErr(err)
+	}
+	return &pc, nil
+}
