@@ -6,35 +6,16 @@ import (
 	"encoding/base64"
 	"math/bits"
 	"testing"
-	"time"
 
 	"github.com/latch-dev/latch"
-	"github.com/latch-dev/latch/email"
-	"github.com/latch-dev/latch/memory"
-	"github.com/latch-dev/latch/password"
 )
 
 // SECURITY.md 2
 func TestService_Login_SessionSecrets(t *testing.T) {
 	ctx := context.Background()
-	// The cheapest argon2id there is: this test is about the secrets.
-	hasher, err := password.New(password.Config{Params: password.Params{Memory: 8, Time: 1, Threads: 1, SaltLen: 8, KeyLen: 16}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	svc := &latch.Service{
-		Config: latch.Config{Issuer: "https://latch.test", Audience: []string{"https://latch.test"},
-			AccessTTL: 15 * time.Minute, SessionIdleTimeout: 30 * time.Minute, SessionAbsoluteTimeout: 12 * time.Hour,
-			CacheSessions: true},
-		Users: &memory.UserStore{}, Sessions: &memory.SessionStore{}, Revocations: &memory.RevocationStore{},
-		Hasher: hasher, NormalizeEmail: email.Normalize, CheckPassword: password.NewPolicy().Check, DummyHash: hasher.Dummy(),
-	}
-	if err := svc.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	defer svc.Close()
-	if svc.Rand != rand.Reader {
-		t.Fatalf("the default source of secrets is %T, want crypto/rand.Reader", svc.Rand)
+	svc := newDomain(t, withCache(), withDeps(func(d *latch.Deps) { d.Now = nil })).Service
+	if latch.RandOf(svc) != rand.Reader {
+		t.Fatalf("the default source of secrets is %T, want crypto/rand.Reader", latch.RandOf(svc))
 	}
 	const addr, pw = "secrets@example.com", "secret-sampling-pw-1"
 	if _, err := svc.Signup(ctx, addr, pw); err != nil {

@@ -17,3 +17,18 @@ func TestStores(t *testing.T) {
 		}
 	})
 }
+
+// The session cache is a SessionStore like any other: it passes the suite
+// in front of the memory store.
+func TestSessionCache_Conformance(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) storetest.Stores {
+		c := memory.NewSessionCache(new(memory.SessionStore))
+		t.Cleanup(func() { _ = c.Close() })
+		return storetest.Stores{
+			Users:       new(memory.UserStore),
+			Sessions:    c,
+			Revocations: new(memory.RevocationStore),
+			Keys:        new(memory.KeyStore),
+		}
+	})
+}
