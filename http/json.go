@@ -62,17 +62,18 @@ func appendTimestamp(b []byte, t time.Time) []byte {
 
 // appendJSONString appends s as a JSON string. Invalid UTF-8 becomes U+FFFD,
 // as encoding/json does; the HTML characters need no escaping in
-// application/json. Runs of bytes that need no escape are copied whole.
+// application/json. Runs of bytes that need no escape (ids and emails are
+// all such bytes) are copied whole.
 func appendJSONString(b []byte, s string) []byte {
 	const hex = "0123456789abcdef"
 	b = append(b, '"')
 	start := 0 // s[start:i] is pending, to be copied as it is
 	for i := 0; i < len(s); {
-		i += plainPrefix(s[i:])
-		if i == len(s) {
-			break
-		}
 		c := s[i]
+		if c >= 0x20 && c < utf8.RuneSelf && c != '"' && c != '\\' {
+			i++ // plain ASCII: stays pending
+			continue
+		}
 		if c < utf8.RuneSelf {
 			b = append(b, s[start:i]...)
 			if c == '"' || c == '\\' {
@@ -98,30 +99,4 @@ func appendJSONString(b []byte, s string) []byte {
 	}
 	b = append(b, s[start:]...)
 	return append(b, '"')
-}
-
-// plainPrefix returns how many leading bytes of s are ASCII that a JSON
-// string holds unescaped (not a control character, '"' or '\\'), testing
-// eight bytes at a time while it can: ids and emails are all such bytes.
-func plainPrefix(s string) int {
-	const ones, highs = 0x0101010101010101, 0x8080808080808080
-	i := 0
-	for ; i+8 <= len(s); i += 8 {
-		b := s[i : i+8]
-		w := uint64(b[0]) | uint64(b[1])<<8 | uint64(b[2])<<16 | uint64(b[3])<<24 |
-			uint64(b[4])<<32 | uint64(b[5])<<40 | uint64(b[6])<<48 | uint64(b[7])<<56
-		quote, backslash := w^(ones*'"'), w^(ones*'\\')
-		// A byte's high bit is set in w for non-ASCII, in the others for
-		// a byte below 0x20, a '"', a '\\' (exact whenever w has none of
-		// the first kind).
-		if (w|(w-ones*0x20)&^w|(quote-ones)&^quote|(backslash-ones)&^backslash)&highs != 0 {
-			break
-		}
-	}
-	for ; i < len(s); i++ {
-		if c := s[i]; c < 0x20 || c == '"' || c == '\\' || c >= utf8.RuneSelf {
-			break
-		}
-	}
-	return i
 }
