@@ -97,8 +97,9 @@ func (s *Server) Close() {
 
 // NewHTTPServer returns an *http.Server for h with latch's limits: headers
 // of at most 64 KiB within 10 s, bodies within 30 s, idle connections
-// dropped after 2 minutes. Serve it on a NewListener, which keeps these
-// deadlines at a fraction of their cost.
+// dropped after 2 minutes. Serve it on a NewListener (or on one with
+// ListenerOptions.CoarseDeadlines, which keeps these deadlines at a
+// fraction of their cost, up to 100 ms late).
 func NewHTTPServer(h http.Handler, logger *slog.Logger) *http.Server {
 	return &http.Server{
 		Handler:           h,
