@@ -3,7 +3,7 @@ GO          ?= go
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 CONFORM     := ../shared/conform/run
 
-.PHONY: test services vet staticcheck unit conform conform-scaled build bench run
+.PHONY: test services vet staticcheck unit conform conform-scaled build bench bench-macro run
 
 ## test: vet, staticcheck, the race-enabled test suite (real PostgreSQL and
 ## Redis, started if down), then the contract check
@@ -43,3 +43,14 @@ conform-scaled: services
 
 bench:
 	$(GO) test -run='^$$' -bench=. -benchmem ./...
+
+# The macro benchmarks of bench/README.md with short defaults: whoami req/s
+# and instructions per request beside the bare net/http server (needs wrk
+# and valgrind). The BENCHMARKS.md protocol: MACRO_ROUNDS=12
+# MACRO_DURATION=3s CALLGRIND_SECONDS=10.
+MACRO_ROUNDS      ?= 4
+MACRO_DURATION    ?= 2s
+CALLGRIND_SECONDS ?= 5
+bench-macro:
+	bench/wrk.sh $(MACRO_ROUNDS) $(MACRO_DURATION)
+	bench/callgrind.sh $(CALLGRIND_SECONDS)

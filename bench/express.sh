@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
-# The reference peer of ../shared/PERF.md (Express 5 + express-session +
-# jsonwebtoken, ../shared/peers/express) next to the bare net/http server in
-# one window, as bench/wrk.sh measures latch: the Express rows of the
-# articles' comparison in BENCHMARKS.md.
+# The Express reference peer (Express 5 + express-session + jsonwebtoken)
+# next to the bare net/http server in one window, as bench/wrk.sh measures
+# latch: the Express rows of the articles' comparison in BENCHMARKS.md.
 #
-#   bench/express.sh [ROUNDS] [DURATION]      defaults: 6 3s
+#   EXPRESS_PEER=DIR bench/express.sh [ROUNDS] [DURATION]      defaults: 6 3s
 #
-# The peer is copied to a temporary directory and installed there with
+# The peer is not part of this repository: EXPRESS_PEER names its
+# directory (the one holding server.js and package-lock.json; in CI's
+# checkout layout, the shared peers/express). It is copied to a temporary
+# directory and installed there with
 # `npm ci` (Node 20 or later, the npm registry); its Redis sessions go to
 # LATCH_BENCH_REDIS (default redis://127.0.0.1:6379/14) and are deleted
 # afterwards. Every server runs pinned to CPU 0 (the bare one with
@@ -19,8 +21,14 @@
 set -euo pipefail
 rounds=${1:-6}
 dur=${2:-3s}
+peer=${EXPRESS_PEER:-}
+if [ -z "$peer" ] || [ ! -f "$peer/server.js" ] || [ ! -f "$peer/package-lock.json" ]; then
+	echo "bench/express.sh: set EXPRESS_PEER to the Express reference peer's directory" \
+		"(with server.js and package-lock.json); got '${peer}'" >&2
+	exit 2
+fi
+peer=$(cd "$peer" && pwd) # relative to the caller's directory
 cd "$(dirname "$0")/.."
-peer=${EXPRESS_PEER:-../shared/peers/express}
 redis=${LATCH_BENCH_REDIS:-redis://127.0.0.1:6379/14}
 . bench/lib.sh
 on_exit "redis-cli -u '$redis' --scan --pattern 'sess:*' | xargs -r redis-cli -u '$redis' del >/dev/null 2>&1"

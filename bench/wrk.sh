@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # HTTP throughput of latch's hot paths next to a bare net/http server, measured
-# in one window (see ../shared/PERF.md and BENCHMARKS.md).
+# in one window (see BENCHMARKS.md and bench/README.md).
 #
 #   bench/wrk.sh [ROUNDS] [DURATION] [DB]      defaults: 12 3s sqlite
 #

@@ -365,3 +365,39 @@ func TestDeadlineListener_HTTPServerTimeouts(t *testing.T) {
 		}
 	}
 }
+
+// NewListener leaves the listener as it is; the coarse deadlines are an
+// opt-in of NewListenerWith.
+func TestNewListener_CoarseDeadlinesOptIn(t *testing.T) {
+	for _, tt := range []struct {
+		name   string
+		wrap   func(net.Listener) net.Listener
+		coarse bool
+	}{
+		{"NewListener", NewListener, false},
+		{"zero options", func(ln net.Listener) net.Listener { return NewListenerWith(ln, ListenerOptions{}) }, false},
+		{"CoarseDeadlines", func(ln net.Listener) net.Listener {
+			return NewListenerWith(ln, ListenerOptions{CoarseDeadlines: true})
+		}, true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			l := tt.wrap(ln)
+			t.Cleanup(func() { _ = l.Close() })
+			dl, isCoarse := l.(*deadlineListener)
+			if isCoarse != tt.coarse {
+				t.Fatalf("got %T, want coarse deadlines %v", l, tt.coarse)
+			}
+			if !isCoarse && l != ln {
+				t.Fatalf("got %T, want the listener itself", l)
+			}
+			if isCoarse && (dl.tick != deadlineTick || dl.deferAfter != int64(deferAfter)) {
+				t.Fatalf("tick %v, defer after %v: want the production %v and %v",
+					dl.tick, time.Duration(dl.deferAfter), deadlineTick, deferAfter)
+			}
+		})
+	}
+}

@@ -261,8 +261,6 @@ func newTestServer(t testing.TB, opts ...option) *testServer {
 	return ts
 }
 
-// ---- requests ----
-
 // response is a fully read HTTP response.
 type response struct {
 	Status int
@@ -435,8 +433,6 @@ func (r *response) cookie(name string) *http.Cookie {
 	return nil
 }
 
-// ---- accounts, sessions, tokens ----
-
 // newUser signs up a fresh account and returns its email and password.
 func (ts *testServer) newUser(t testing.TB) (string, string) {
 	t.Helper()
@@ -591,8 +587,6 @@ func (ts *testServer) scrape(t testing.TB, name string) float64 {
 	t.Fatalf("no metric %s in /metrics", name)
 	return 0
 }
-
-// ---- decorators of the real stores and components ----
 
 var errStoreDown = errors.New("test: store unreachable")
 

@@ -38,31 +38,10 @@ func TestAppendJSONString(t *testing.T) {
 		{"x\xffy", "\"x\ufffdy\""},
 		{"\u2028\u2029end", `"\u2028\u2029end"`},
 		{"tail\xc3", "\"tail\ufffd\""},
+		{"a-long-plain-run@example.com\x7f\"then\\more", "\"a-long-plain-run@example.com\x7f\\\"then\\\\more\""},
 	} {
 		if got := string(appendJSONString([]byte("pre:"), tt.in)); got != "pre:"+tt.want {
 			t.Errorf("appendJSONString(%q) = %s, want pre:%s", tt.in, got, tt.want)
-		}
-	}
-}
-
-// plainPrefix stops at the first byte that is not plain, whatever it is
-// and wherever it sits in the eight-byte words.
-func TestPlainPrefix(t *testing.T) {
-	plain := []byte("abcdefghijklmnopqrstuvwxyz@.-_+0")
-	for c := range 256 {
-		isPlain := c >= 0x20 && c < 0x80 && c != '"' && c != '\\'
-		for pos := range 20 {
-			for _, n := range []int{pos + 1, 20, 32} {
-				s := append([]byte(nil), plain[:n]...)
-				s[pos] = byte(c)
-				want := pos
-				if isPlain {
-					want = n
-				}
-				if got := plainPrefix(string(s)); got != want {
-					t.Fatalf("plainPrefix(%q) = %d, want %d", s, got, want)
-				}
-			}
 		}
 	}
 }

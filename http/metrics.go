@@ -86,23 +86,12 @@ type routeStatus struct {
 	status int
 }
 
-// instrument counts requests by route and status, times them, and bounds
-// how many run at once (streams aside): beyond MaxInFlight a request gets
-// a fast 503 rather than queueing without limit.
+// instrument counts requests by route and status and times them (streams
+// are counted, not timed).
 func (s *Server) instrument(route string, next http.Handler, stream bool) http.Handler {
 	dur := s.Metrics.duration.WithLabelValues(route)
 	ok := s.Metrics.counter(route, 200) // the usual answer, without a lookup
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !stream {
-			// An atomic counter, not a channel: it runs on every request.
-			if s.inflight.Add(1) > int64(s.MaxInFlight) {
-				s.inflight.Add(-1)
-				s.Metrics.observe(route, 503)
-				s.writeError(w, r, errOverloaded)
-				return
-			}
-			defer s.inflight.Add(-1)
-		}
 		start := time.Now()
 		rec := s.recorders.Get().(*statusRecorder)
 		*rec = statusRecorder{ResponseWriter: w, status: 200}

@@ -2,13 +2,10 @@ package http
 
 import (
 	"context"
-	"crypto/sha256"
-	"crypto/subtle"
 	"errors"
 	"log/slog"
 	"net"
 	"net/http"
-	"net/url"
 	"slices"
 	"strings"
 	"sync"
@@ -100,8 +97,9 @@ func (s *Server) Close() {
 
 // NewHTTPServer returns an *http.Server for h with latch's limits: headers
 // of at most 64 KiB within 10 s, bodies within 30 s, idle connections
-// dropped after 2 minutes. Serve it on a NewListener, which keeps these
-// deadlines at a fraction of their cost.
+// dropped after 2 minutes. Serve it on a NewListener (or on one with
+// ListenerOptions.CoarseDeadlines, which keeps these deadlines at a
+// fraction of their cost, up to 100 ms late).
 func NewHTTPServer(h http.Handler, logger *slog.Logger) *http.Server {
 	return &http.Server{
 		Handler:           h,
@@ -143,7 +141,7 @@ func (s *Server) Handler() http.Handler {
 	s.init()
 	mux := &router{mux: http.NewServeMux(), exact: map[string]http.Handler{}}
 	handle := func(pattern string, rt route, stream bool) {
-		mux.Handle(pattern, s.instrument(pattern, s.dispatch(rt), stream))
+		mux.Handle(pattern, s.shed(pattern, s.instrument(pattern, s.dispatch(rt), stream), stream))
 	}
 	handle("/healthz", route{"GET": s.healthz}, false)
 	handle("/readyz", route{"GET": s.readyz}, false)
@@ -295,51 +293,4 @@ func clientIP(r *http.Request) string {
 		return r.RemoteAddr
 	}
 	return host
-}
-
-// admin guards the admin API with the bearer admin key (compared in
-// constant time over fixed-length digests).
-func (s *Server) admin(next http.HandlerFunc) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		if s.AdminKey == "" {
-			s.writeError(w, r, latch.ErrNotFound)
-			return
-		}
-		tok, ok := bearerToken(r)
-		want := sha256.Sum256([]byte(s.AdminKey))
-		got := sha256.Sum256([]byte(tok))
-		if !ok || subtle.ConstantTimeCompare(want[:], got[:]) != 1 {
-			w.Header().Set("WWW-Authenticate", `Bearer realm="latch-admin"`)
-			s.writeError(w, r, latch.ErrUnauthenticated)
-			return
-		}
-		next(w, r)
-	}
-}
-
-// client authenticates a resource server by HTTP Basic auth. RFC 6749
-// §2.3.1 has OAuth clients form-encode the ID and secret first; clients that
-// send them raw are accepted too.
-func (s *Server) client(r *http.Request) bool {
-	id, secret, ok := r.BasicAuth()
-	if !ok {
-		return false
-	}
-	if s.clientMatch(id, secret) {
-		return true
-	}
-	uid, err1 := url.QueryUnescape(id)
-	usecret, err2 := url.QueryUnescape(secret)
-	return err1 == nil && err2 == nil && (uid != id || usecret != secret) && s.clientMatch(uid, usecret)
-}
-
-// clientMatch compares in constant time over fixed-length digests, doing the
-// same work for unknown IDs.
-func (s *Server) clientMatch(id, secret string) bool {
-	want, known := s.Clients[id]
-	if !known {
-		want = "\x00unknown-client"
-	}
-	a, b := sha256.Sum256([]byte(want)), sha256.Sum256([]byte(secret))
-	return subtle.ConstantTimeCompare(a[:], b[:]) == 1 && known
 }

@@ -329,8 +329,6 @@ func report(took, logouts []time.Duration, polls, first int, total time.Duration
 	fmt.Printf("after A's 204 in %d of %d rounds. Run time %v.\n", first, len(took), total.Round(time.Second))
 }
 
-// ---- processes, database, HTTP ----
-
 // build compiles ./cmd/latch of the module this command is run from.
 func build(ctx context.Context, dir string) (string, error) {
 	out, err := exec.CommandContext(ctx, "go", "env", "GOMOD").Output()
