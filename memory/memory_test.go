@@ -2,6 +2,9 @@ package memory_test
 
 import (
 	"testing"
+	"time"
+
+	"github.com/latch-dev/latch"
 
 	"github.com/latch-dev/latch/memory"
 	"github.com/latch-dev/latch/storetest"
@@ -15,5 +18,14 @@ func TestStores(t *testing.T) {
 			Revocations: new(memory.RevocationStore),
 			Keys:        new(memory.KeyStore),
 		}
+	})
+}
+
+func TestThrottles(t *testing.T) {
+	storetest.RunThrottles(t, storetest.Throttles{
+		LoginThrottle: func(_ *testing.T, maxFailures int, window time.Duration) latch.LoginThrottle {
+			return memory.NewLoginThrottle(maxFailures, window)
+		},
+		RateLimiter: func(_ *testing.T, perSecond float64) latch.RateLimiter { return memory.NewRateLimiter(perSecond) },
 	})
 }
