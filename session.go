@@ -1,7 +1,6 @@
 package latch
 
 import (
-	"bytes"
 	"context"
 	"time"
 )
@@ -68,16 +67,6 @@ type RefreshRotation struct {
 	Now        time.Time     //
 	RefreshTTL time.Duration // the sliding lifetime after this use
 	Grace      time.Duration // --refresh-reuse-grace
-}
-
-// InGrace reports whether r presents the predecessor of the family's
-// current token within its unused reuse grace: less than r.Grace from
-// RotatedAt, on either side, since the clocks of instances sharing a
-// database differ. A zero grace never applies, even at the very instant of
-// the rotation. Stores call it inside RotateRefresh, on the row they locked.
-func (s *Session) InGrace(r RefreshRotation) bool {
-	d := r.Now.Sub(s.RotatedAt)
-	return !s.GraceUsed && bytes.Equal(s.PrevHash, r.Presented) && -r.Grace < d && d < r.Grace
 }
 
 // SessionStore persists sessions and refresh families.

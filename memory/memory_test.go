@@ -2,7 +2,9 @@ package memory_test
 
 import (
 	"testing"
+	"time"
 
+	"github.com/latch-dev/latch"
 	"github.com/latch-dev/latch/memory"
 	"github.com/latch-dev/latch/storetest"
 )
@@ -30,5 +32,14 @@ func TestSessionCache_Conformance(t *testing.T) {
 			Revocations: new(memory.RevocationStore),
 			Keys:        new(memory.KeyStore),
 		}
+	})
+}
+
+func TestThrottles(t *testing.T) {
+	storetest.RunThrottles(t, storetest.Throttles{
+		LoginThrottle: func(_ *testing.T, maxFailures int, window time.Duration) latch.LoginThrottle {
+			return memory.NewLoginThrottle(maxFailures, window)
+		},
+		RateLimiter: func(_ *testing.T, perSecond float64) latch.RateLimiter { return memory.NewRateLimiter(perSecond) },
 	})
 }

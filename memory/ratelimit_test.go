@@ -8,60 +8,6 @@ import (
 	"github.com/latch-dev/latch/memory"
 )
 
-func TestRateLimiter_Allow(t *testing.T) {
-	type call struct {
-		at   time.Duration // after t0
-		n    int           // calls at that time (1 when 0)
-		want time.Duration // of the last of them
-	}
-	for _, c := range []struct {
-		name  string
-		rate  float64
-		calls []call
-	}{
-		{"burst of three times the rate", 2, []call{{0, 6, 0}, {0, 1, 500 * time.Millisecond}}},
-		{"refill of one token", 2, []call{{0, 6, 0}, {500 * time.Millisecond, 1, 0}, {500 * time.Millisecond, 1, 500 * time.Millisecond}}},
-		{"partial refill", 2, []call{{0, 6, 0}, {200 * time.Millisecond, 1, 300 * time.Millisecond}}},
-		{"refused calls take nothing", 2, []call{{0, 6, 0}, {0, 10, 500 * time.Millisecond}, {500 * time.Millisecond, 1, 0}}},
-		{"refill caps at the burst", 2, []call{{0, 6, 0}, {time.Hour, 6, 0}, {time.Hour, 1, 500 * time.Millisecond}}},
-		{"steady at the rate", 10, []call{{0, 30, 0}, {100 * time.Millisecond, 1, 0}, {200 * time.Millisecond, 1, 0}, {200 * time.Millisecond, 1, 100 * time.Millisecond}}},
-		{"slow rate keeps one token", 0.1, []call{{0, 1, 0}, {0, 1, 10 * time.Second}, {10 * time.Second, 1, 0}}},
-		{"off", 0, []call{{0, 1000, 0}}},
-		{"clock going backwards mints nothing", 2, []call{{time.Second, 6, 0}, {0, 1, 1500 * time.Millisecond}}},
-	} {
-		t.Run(c.name, func(t *testing.T) {
-			l := memory.NewRateLimiter(c.rate)
-			for i, k := range c.calls {
-				var got time.Duration
-				for range max(k.n, 1) {
-					var err error
-					if got, err = l.Allow(t.Context(), "192.0.2.1", t0.Add(k.at)); err != nil {
-						t.Fatalf("Allow: %v", err)
-					}
-				}
-				if got != k.want {
-					t.Fatalf("call %d (%d at %v): Allow = %v, want %v", i, max(k.n, 1), k.at, got, k.want)
-				}
-			}
-		})
-	}
-}
-
-func TestRateLimiter_perKey(t *testing.T) {
-	l := memory.NewRateLimiter(1)
-	for range 3 {
-		if d, _ := l.Allow(t.Context(), "192.0.2.1", t0); d != 0 {
-			t.Fatalf("Allow within the burst = %v", d)
-		}
-	}
-	if d, _ := l.Allow(t.Context(), "192.0.2.1", t0); d != time.Second {
-		t.Errorf("Allow past the burst = %v, want 1s", d)
-	}
-	if d, _ := l.Allow(t.Context(), "192.0.2.2", t0); d != 0 {
-		t.Errorf("Allow of another key = %v, want 0", d)
-	}
-}
-
 func TestRateLimiter_zeroValue(t *testing.T) {
 	var l memory.RateLimiter
 	for range 100 {

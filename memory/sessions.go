@@ -141,50 +141,32 @@ func (m *SessionStore) ReplaceSessionToken(_ context.Context, id string, tokenHa
 	return nil
 }
 
-// RotateRefresh implements latch.SessionStore. Only refresh families
-// (latch.KindToken) rotate: a cookie session's secret is no refresh token.
+// RotateRefresh implements latch.SessionStore: latch.(*Session).Rotate
+// decides on the family that holds the presented token, under the store's
+// lock, so of concurrent rotations of one token exactly one wins.
 func (m *SessionStore) RotateRefresh(_ context.Context, r latch.RefreshRotation) (*latch.Session, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if rec, ok := m.byHash[string(r.Presented)]; ok {
-		if rec.s.Kind != latch.KindToken || !rec.s.Live(r.Now) {
-			return nil, latch.ErrNotFound
-		}
-		return m.rotate(rec, r, false)
+	rec, ok := m.byHash[string(r.Presented)]
+	if !ok {
+		rec, ok = m.spent[string(r.Presented)]
 	}
-	rec, ok := m.spent[string(r.Presented)]
-	if !ok || !rec.s.Live(r.Now) {
+	if !ok {
 		return nil, latch.ErrNotFound
 	}
-	if rec.s.InGrace(r) {
-		return m.rotate(rec, r, true)
+	next, err := copySession(&rec.s).Rotate(r)
+	if err != nil {
+		return next, err
 	}
-	return copySession(&rec.s), latch.ErrRefreshReused
-}
-
-// rotate makes r.Next the family's current token. The displaced current
-// token is spent. After a normal rotation it becomes the predecessor, with a
-// fresh grace; after a rotation through the grace (viaGrace) the
-// predecessor stays, its grace used up.
-func (m *SessionStore) rotate(rec *sessionRecord, r latch.RefreshRotation, viaGrace bool) (*latch.Session, error) {
-	if _, ok := m.byHash[string(r.Next)]; ok {
+	if _, ok := m.byHash[string(next.TokenHash)]; ok {
 		return nil, fmt.Errorf("memory: refresh token hash in use")
 	}
-	displaced := rec.s.TokenHash
-	delete(m.byHash, string(displaced))
-	m.spend(rec, displaced)
-	s := &rec.s
-	s.TokenHash = bytes.Clone(r.Next)
-	if !viaGrace {
-		s.PrevHash = displaced
-	}
-	s.RotatedAt, s.GraceUsed, s.LastSeenAt = r.Now, viaGrace, r.Now
-	s.IdleExpiresAt = r.Now.Add(r.RefreshTTL)
-	if s.ExpiresAt.Before(s.IdleExpiresAt) {
-		s.IdleExpiresAt = s.ExpiresAt
-	}
-	m.byHash[string(s.TokenHash)] = rec
-	return copySession(s), nil
+	// The displaced current token is spent.
+	delete(m.byHash, string(rec.s.TokenHash))
+	m.spend(rec, rec.s.TokenHash)
+	rec.s = *copySession(next)
+	m.byHash[string(rec.s.TokenHash)] = rec
+	return copySession(&rec.s), nil
 }
 
 // DeleteSession implements latch.SessionStore.

@@ -117,7 +117,9 @@ func (db *DB) ReplaceSessionToken(ctx context.Context, id string, tokenHash, csr
 // rotates the live family whose current token is $1 to $2 at $3, sliding
 // the idle deadline to $4 capped at expires_at, and records $1 as spent.
 // SET expressions read the row as it was, so prev_hash becomes the
-// displaced token.
+// displaced token. It is the first case of latch.(*Session).Rotate written
+// in SQL, to spare the common case the round trips of a transaction; the
+// conformance suite holds the two to the same results.
 const rotateCurrent = `WITH rotated AS (
 		UPDATE sessions
 		SET token_hash = $2, prev_hash = token_hash, rotated_at = $3, grace_used = false,
@@ -131,13 +133,13 @@ const rotateCurrent = `WITH rotated AS (
 
 // rotateLocked writes a rotation decided under the row lock: the family $1,
 // whose current token $2 is displaced and spent, gets the token $3, the
-// predecessor $4 and grace_used $5 at $6, its idle deadline slid to $7
-// capped at expires_at. Comparing the token too is a belt to the lock's
+// predecessor $4, grace_used $5, rotated_at $6, last_seen_at $7 and
+// idle_expires_at $8. Comparing the token too is a belt to the lock's
 // braces: a family changed since it was read is left alone.
 const rotateLocked = `WITH rotated AS (
 		UPDATE sessions
 		SET token_hash = $3, prev_hash = $4, grace_used = $5, rotated_at = $6,
-			last_seen_at = $6, idle_expires_at = LEAST($7, expires_at)
+			last_seen_at = $7, idle_expires_at = $8
 		WHERE id = $1 AND token_hash = $2
 		RETURNING ` + sessionColumns + `
 	), spent AS (
@@ -157,12 +159,12 @@ const rotateLocked = `WITH rotated AS (
 // slow way: a transaction that locks the family row (SELECT ... FOR
 // UPDATE), so that the state it decides on is the state it writes over. Of
 // the racers, one may then pass through the grace, which that uses up; the
-// rest find the token spent. Only refresh families (latch.KindToken)
-// rotate: a cookie session's secret is no refresh token.
+// rest find the token spent. There latch.(*Session).Rotate decides, on the
+// locked family that holds the presented token as its current token or a
+// spent one.
 func (db *DB) RotateRefresh(ctx context.Context, r latch.RefreshRotation) (*latch.Session, error) {
 	const op = "rotate refresh"
-	idle := r.Now.Add(r.RefreshTTL)
-	s, err := get(ctx, db, op, scanSession, rotateCurrent, r.Presented, r.Next, r.Now, idle)
+	s, err := get(ctx, db, op, scanSession, rotateCurrent, r.Presented, r.Next, r.Now, r.Now.Add(r.RefreshTTL))
 	if !errors.Is(err, latch.ErrNotFound) {
 		return s, err
 	}
@@ -170,39 +172,24 @@ func (db *DB) RotateRefresh(ctx context.Context, r latch.RefreshRotation) (*latc
 	var fam *latch.Session
 	err = db.tx(ctx, op, func(octx context.Context, tx pgx.Tx) error {
 		s, err := scanSession(tx.QueryRow(octx, `SELECT `+sessionColumns+` FROM sessions WHERE token_hash = $1 FOR UPDATE`, r.Presented))
-		viaGrace := false
-		switch {
-		case err == nil:
-			// Current, yet the fast path passed it by: not a live family
-			// (or it became current since, which the lock now settles).
-			if s.Kind != latch.KindToken || !s.Live(r.Now) {
-				return latch.ErrNotFound
-			}
-		case errors.Is(err, pgx.ErrNoRows):
+		if errors.Is(err, pgx.ErrNoRows) {
+			// Not current: perhaps spent. (A token found current here,
+			// which the fast path passed by, is a dead family, a cookie
+			// session, or one that became current since: the lock settles
+			// it.)
 			s, err = scanSession(tx.QueryRow(octx, `SELECT `+sessionColumns+` FROM sessions
 				WHERE id = (SELECT session_id FROM refresh_spent WHERE hash = $1) FOR UPDATE`, r.Presented))
-			if err != nil {
-				return db.fail(ctx, op, err) // ErrNotFound for a token never seen
-			}
-			if s.Kind != latch.KindToken || !s.Live(r.Now) {
-				return latch.ErrNotFound
-			}
-			if !s.InGrace(r) {
-				fam = s
-				return latch.ErrRefreshReused
-			}
-			viaGrace = true
-		default:
-			return db.fail(ctx, op, err)
 		}
-		// The current token is displaced and spent. After a normal rotation
-		// it becomes the predecessor with a fresh grace; after a rotation
-		// through the grace the predecessor stays, its grace used up.
-		prev := s.TokenHash
-		if viaGrace {
-			prev = s.PrevHash
+		if err != nil {
+			return db.fail(ctx, op, err) // ErrNotFound for a token never seen
 		}
-		fam, err = scanSession(tx.QueryRow(octx, rotateLocked, s.ID, s.TokenHash, r.Next, prev, viaGrace, r.Now, idle))
+		next, err := s.Rotate(r)
+		if err != nil {
+			fam = next
+			return err
+		}
+		fam, err = scanSession(tx.QueryRow(octx, rotateLocked, s.ID, s.TokenHash,
+			next.TokenHash, next.PrevHash, next.GraceUsed, next.RotatedAt, next.LastSeenAt, next.IdleExpiresAt))
 		if errors.Is(err, pgx.ErrNoRows) {
 			return fmt.Errorf("postgres: %s: family %s changed under its row lock", op, s.ID)
 		}

@@ -4,16 +4,11 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
-	"crypto/tls"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
-	"net/url"
 	"slices"
-	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -111,9 +106,10 @@ type recovery struct {
 // connect with TLS. Ports default to 6379 (26379 for sentinels). Reserved
 // characters in user or password are percent-encoded.
 //
-// A malformed URL or option is an error. An unreachable Redis is not: the
-// client starts unhealthy and recovers by itself, since latch runs on its
-// database alone meanwhile (check Healthy or Ping to decide otherwise).
+// A malformed URL (ParseURL's errors) or option is an error. An
+// unreachable Redis is not: the client starts unhealthy and recovers by
+// itself, since latch runs on its database alone meanwhile (check Healthy
+// or Ping to decide otherwise).
 func Open(ctx context.Context, rawURL string, opts ...Option) (*Client, error) {
 	o := options{prefix: "latch", logger: slog.New(slog.DiscardHandler)}
 	for _, opt := range opts {
@@ -122,7 +118,7 @@ func Open(ctx context.Context, rawURL string, opts ...Option) (*Client, error) {
 	if err := validPrefix(o.prefix); err != nil {
 		return nil, err
 	}
-	uo, err := parseURL(rawURL)
+	uo, err := ParseURL(rawURL)
 	if err != nil {
 		return nil, err
 	}
@@ -167,99 +163,6 @@ func validPrefix(p string) error {
 		}
 	}
 	return nil
-}
-
-// parseURL turns the URL forms documented at Open into go-redis options.
-// It is hand-written because net/url rejects the comma-separated host
-// lists of the Sentinel and Cluster forms.
-func parseURL(raw string) (*goredis.UniversalOptions, error) {
-	scheme, rest, ok := strings.Cut(raw, "://")
-	if !ok {
-		return nil, errors.New("redis: URL must start with redis://, redis+sentinel:// or redis+cluster://")
-	}
-	base, mode, _ := strings.Cut(scheme, "+")
-	if base != "redis" && base != "rediss" || mode != "" && mode != "sentinel" && mode != "cluster" {
-		return nil, fmt.Errorf("redis: unsupported URL scheme %q", scheme)
-	}
-	rest, rawQuery, _ := strings.Cut(rest, "?")
-	authority, path, _ := strings.Cut(rest, "/")
-	uo := &goredis.UniversalOptions{}
-	if at := strings.LastIndex(authority, "@"); at >= 0 {
-		user, pass, _ := strings.Cut(authority[:at], ":")
-		var err error
-		if uo.Username, err = url.PathUnescape(user); err != nil {
-			return nil, errors.New("redis: malformed user name in URL")
-		}
-		if uo.Password, err = url.PathUnescape(pass); err != nil {
-			return nil, errors.New("redis: malformed password in URL")
-		}
-		authority = authority[at+1:]
-	}
-	defaultPort := "6379"
-	if mode == "sentinel" {
-		defaultPort = "26379"
-	}
-	for h := range strings.SplitSeq(authority, ",") {
-		addr, err := hostPort(h, defaultPort)
-		if err != nil {
-			return nil, err
-		}
-		uo.Addrs = append(uo.Addrs, addr)
-	}
-	if mode == "" && len(uo.Addrs) != 1 {
-		return nil, errors.New("redis: redis:// takes one host; use redis+sentinel:// or redis+cluster:// for several")
-	}
-	if path = strings.Trim(path, "/"); path != "" {
-		if mode == "cluster" {
-			return nil, errors.New("redis: a Cluster has no database index")
-		}
-		db, err := strconv.Atoi(path)
-		if err != nil || db < 0 {
-			return nil, fmt.Errorf("redis: database index %q is not a number", path)
-		}
-		uo.DB = db
-	}
-	q, err := url.ParseQuery(rawQuery)
-	if err != nil {
-		return nil, errors.New("redis: malformed URL query")
-	}
-	for k, v := range q {
-		switch {
-		case k == "master" && mode == "sentinel":
-			uo.MasterName = v[len(v)-1]
-		case k == "sentinel_password" && mode == "sentinel":
-			uo.SentinelPassword = v[len(v)-1]
-		default:
-			return nil, fmt.Errorf("redis: unknown URL parameter %q", k)
-		}
-	}
-	switch mode {
-	case "sentinel":
-		if uo.MasterName == "" {
-			return nil, errors.New("redis: redis+sentinel:// needs ?master=NAME")
-		}
-	case "cluster":
-		uo.IsClusterMode = true
-	}
-	if base == "rediss" {
-		host, _, _ := net.SplitHostPort(uo.Addrs[0])
-		uo.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12, ServerName: host}
-	}
-	return uo, nil
-}
-
-func hostPort(h, defaultPort string) (string, error) {
-	if h == "" {
-		return "", errors.New("redis: URL has an empty host")
-	}
-	host, port, err := net.SplitHostPort(h)
-	if err != nil { // no port
-		host, port = strings.TrimSuffix(strings.TrimPrefix(h, "["), "]"), defaultPort
-	}
-	if n, err := strconv.Atoi(port); err != nil || n <= 0 || n > 65535 || host == "" {
-		return "", fmt.Errorf("redis: bad address %q in URL", h)
-	}
-	return net.JoinHostPort(host, port), nil
 }
 
 // Redis returns the underlying go-redis client, for hooks, metrics and

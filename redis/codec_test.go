@@ -1,6 +1,9 @@
 package redis_test
 
 import (
+	"regexp"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -66,4 +69,46 @@ func FuzzDecodeSession(f *testing.F) {
 			t.Fatalf("round trip differs in %s", d)
 		}
 	})
+}
+
+// TestLuaSources_Layout checks the scripts against the encoder: every
+// field they cut out of a copy is a header time, the kind byte they read
+// is the kind, and no placeholder of the layout is left unreplaced.
+func TestLuaSources_Layout(t *testing.T) {
+	s := newSession(time.Date(2031, time.March, 14, 15, 9, 26, 0, time.UTC))
+	s.LastSeenAt = s.CreatedAt.Add(time.Second)
+	v := redis.EncodeSession(s)
+	header := map[int64]string{
+		s.IdleExpiresAt.UnixMicro(): "idle deadline",
+		s.LastSeenAt.UnixMicro():    "last use",
+		s.ExpiresAt.UnixMicro():     "absolute deadline",
+	}
+	sub := regexp.MustCompile(`string\.sub\(\w+, (\d+), (\d+)\)`)
+	kind := regexp.MustCompile(`string\.byte\(\w+, (\d+)\) ~= (\d+)`)
+	for name, src := range redis.LuaSources {
+		t.Run(name, func(t *testing.T) {
+			if strings.Contains(src, "$") {
+				t.Errorf("a placeholder is left in the script:\n%s", src)
+			}
+			cuts := sub.FindAllStringSubmatch(src, -1)
+			if len(cuts) == 0 {
+				t.Fatal("the script cuts no field: the pattern of this test is out of date")
+			}
+			for _, m := range cuts {
+				from, _ := strconv.Atoi(m[1])
+				to, _ := strconv.Atoi(m[2])
+				n, err := strconv.ParseInt(strings.TrimLeft(v[from-1:to], " "), 10, 64)
+				if _, ok := header[n]; err != nil || !ok {
+					t.Errorf("string.sub(v, %d, %d) cuts %q from a copy, not a header time", from, to, v[from-1:to])
+				}
+			}
+			for _, m := range kind.FindAllStringSubmatch(src, -1) {
+				at, _ := strconv.Atoi(m[1])
+				want, _ := strconv.Atoi(m[2])
+				if int(v[at-1]) != want || want != 's' {
+					t.Errorf("string.byte(v, %d) ~= %d: the copy of a cookie session has %q there", at, want, v[at-1])
+				}
+			}
+		})
+	}
 }

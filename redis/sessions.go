@@ -456,40 +456,80 @@ const (
 	hdrLen   = 3*(hdrWidth+1) + 2 // the kind byte and its space
 )
 
-var useScript = goredis.NewScript(`
+// The fields of the header, in order: field i starts at byte i*(hdrWidth+1).
+const (
+	hdrIdle = iota
+	hdrLastSeen
+	hdrExpires
+	hdrKind // one byte
+)
+
+// luaLayout writes the header's layout into a Lua script, so that the
+// scripts cannot drift from the Go that encodes and decodes copies. In
+// script, $IDLE, $LAST and $EXPIRES become the arguments of string.sub that
+// cut that field out of a copy (Lua counts from 1, both ends included),
+// $KIND the position of the kind byte, $SESSION the kind byte of a cookie
+// session, $PAIR the string.format pattern of the first two fields, and
+// $REST the position of what follows them.
+func luaLayout(script string) string {
+	field := func(i int) string {
+		start := i*(hdrWidth+1) + 1
+		return strconv.Itoa(start) + ", " + strconv.Itoa(start+hdrWidth-1)
+	}
+	pattern := "%" + strconv.Itoa(hdrWidth) + ".0f"
+	return strings.NewReplacer(
+		"$IDLE", field(hdrIdle),
+		"$LAST", field(hdrLastSeen),
+		"$EXPIRES", field(hdrExpires),
+		"$KIND", strconv.Itoa(hdrKind*(hdrWidth+1)+1),
+		"$SESSION", strconv.Itoa(int(kindByte(latch.KindSession))),
+		"$PAIR", "'"+pattern+" "+pattern+"'",
+		"$REST", strconv.Itoa(hdrExpires*(hdrWidth+1)),
+	).Replace(script)
+}
+
+// useSource slides a live cookie session's copy (KEYS[1]) used at ARGV[1]
+// µs by an idle timeout of ARGV[2] µs, when that moves its deadline by
+// ARGV[3] µs or more, and returns the copy; false when there is none, or
+// it is dead at ARGV[1].
+var useSource = luaLayout(`
 local v = redis.call('GET', KEYS[1])
 if not v then return false end
-local i, e = tonumber(string.sub(v, 1, 17)), tonumber(string.sub(v, 37, 53))
+local i, e = tonumber(string.sub(v, $IDLE)), tonumber(string.sub(v, $EXPIRES))
 local now = tonumber(ARGV[1])
 if not i or not e or now >= i or now >= e then return false end
-if string.byte(v, 55) ~= 115 then return v end
+if string.byte(v, $KIND) ~= $SESSION then return v end
 local ni = math.min(now + tonumber(ARGV[2]), e)
 if ni < i + tonumber(ARGV[3]) then return v end
-local l = tonumber(string.sub(v, 19, 35))
+local l = tonumber(string.sub(v, $LAST))
 if now > l then l = now end
-v = string.format('%17.0f %17.0f', ni, l) .. string.sub(v, 36)
+v = string.format($PAIR, ni, l) .. string.sub(v, $REST)
 redis.call('SET', KEYS[1], v, 'PXAT', string.format('%.0f', math.max(1, math.ceil(math.min(ni, e) / 1000))))
 return v
 `)
 
-// fillScript caches a session unless its hash has a tombstone. A copy
+var useScript = goredis.NewScript(useSource)
+
+// fillSource caches a session unless its hash has a tombstone. A copy
 // already there may have slid further (on any instance): the later idle
 // deadline and last use win.
-var fillScript = goredis.NewScript(`
+var fillSource = luaLayout(`
 if redis.call('EXISTS', KEYS[2]) == 1 then return 0 end
 local v = ARGV[1]
-local i, l, e = tonumber(string.sub(v, 1, 17)), tonumber(string.sub(v, 19, 35)), tonumber(string.sub(v, 37, 53))
+local i, l, e = tonumber(string.sub(v, $IDLE)), tonumber(string.sub(v, $LAST)), tonumber(string.sub(v, $EXPIRES))
 local old = redis.call('GET', KEYS[1])
 if old then
-	local oi, ol = tonumber(string.sub(old, 1, 17)), tonumber(string.sub(old, 19, 35))
+	local oi, ol = tonumber(string.sub(old, $IDLE)), tonumber(string.sub(old, $LAST))
 	if oi and ol and (oi > i or ol > l) then
 		i, l = math.max(i, oi), math.max(l, ol)
-		v = string.format('%17.0f %17.0f', i, l) .. string.sub(v, 36)
+		v = string.format($PAIR, i, l) .. string.sub(v, $REST)
 	end
 end
 redis.call('SET', KEYS[1], v, 'PXAT', string.format('%.0f', math.max(1, math.ceil(math.min(i, e) / 1000))))
 return 1
 `)
+
+var fillScript = goredis.NewScript(fillSource)
 
 const recordVersion = 1
 

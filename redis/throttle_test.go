@@ -7,6 +7,7 @@ import (
 
 	"github.com/latch-dev/latch"
 	"github.com/latch-dev/latch/memory"
+	"github.com/latch-dev/latch/storetest"
 )
 
 // step is one call on a throttle or limiter, at an offset from t0, with the
@@ -18,62 +19,41 @@ type step struct {
 	want time.Duration
 }
 
-func TestLoginThrottle(t *testing.T) {
-	const max, window = 3, 10 * time.Minute
-	steps := []step{
-		{"locked", "a", 0, 0},
-		{"fail", "a", 0, 0},
-		{"fail", "a", time.Minute, 0},
-		{"locked", "a", 2 * time.Minute, 0}, // two failures of three
-		{"fail", "a", 2 * time.Minute, 0},
-		{"locked", "a", 2 * time.Minute, 8 * time.Minute}, // until the first leaves the window
-		{"locked", "b", 2 * time.Minute, 0},               // accounts are apart
-		{"locked", "a", 9*time.Minute + 500*time.Millisecond, time.Minute - 500*time.Millisecond},
-		{"locked", "a", 10 * time.Minute, 0}, // the first failure left: unlocked
-		{"fail", "a", 10 * time.Minute, 0},   // the newest three: 1m, 2m, 10m
-		{"locked", "a", 10 * time.Minute, time.Minute},
-		{"reset", "a", 10 * time.Minute, 0},
-		{"locked", "a", 10 * time.Minute, 0},
-		// Out of order, as concurrent logins may report them.
-		{"fail", "c", 25 * time.Minute, 0},
-		{"fail", "c", 20 * time.Minute, 0},
-		{"fail", "c", 22 * time.Minute, 0},
-		{"locked", "c", 25 * time.Minute, 5 * time.Minute},
-	}
+// TestThrottles runs the conformance suite on Redis, which memory.
+// LoginThrottle and memory.RateLimiter pass too: the two answer alike.
+func TestThrottles(t *testing.T) {
 	c := mustOpen(t, testURL())
-	for name, th := range map[string]latch.LoginThrottle{
-		"memory": memory.NewLoginThrottle(max, window),
-		"redis":  c.LoginThrottle(max, window, memory.NewLoginThrottle(max, window)),
-	} {
-		t.Run(name, func(t *testing.T) {
+	waitHealthy(t, c)
+	storetest.RunThrottles(t, storetest.Throttles{
+		LoginThrottle: func(t *testing.T, maxFailures int, window time.Duration) latch.LoginThrottle {
+			waitHealthy(t, c) // else the fallback answers, and the suite tests memory
+			return c.LoginThrottle(maxFailures, window, memory.NewLoginThrottle(maxFailures, window))
+		},
+		RateLimiter: func(t *testing.T, perSecond float64) latch.RateLimiter {
 			waitHealthy(t, c)
-			runThrottle(t, th, th, steps)
-		})
-	}
-
-	t.Run("shared by two instances", func(t *testing.T) {
-		prefix := newPrefix()
-		a := mustOpenPrefix(t, testURL(), prefix)
-		b := mustOpenPrefix(t, testURL(), prefix)
-		waitHealthy(t, a)
-		waitHealthy(t, b)
-		ta := a.LoginThrottle(max, window, memory.NewLoginThrottle(max, window))
-		tb := b.LoginThrottle(max, window, memory.NewLoginThrottle(max, window))
-		runThrottle(t, ta, tb, []step{
-			{"fail", "a", 0, 0}, // on a
-			{"locked", "a", 0, 0},
-			{"fail", "a", time.Second, 0},
-			{"locked", "a", time.Second, 0},
-			{"fail", "a", 2 * time.Second, 0},
-			{"locked", "a", 2 * time.Second, window - 2*time.Second}, // on b
-			{"reset", "a", 3 * time.Second, 0},
-			{"locked", "a", 3 * time.Second, 0},
-		})
+			return c.RateLimiter(perSecond, memory.NewRateLimiter(perSecond))
+		},
 	})
+}
 
-	t.Run("off", func(t *testing.T) {
-		th := c.LoginThrottle(0, window, memory.NewLoginThrottle(0, window))
-		runThrottle(t, th, th, []step{{"fail", "a", 0, 0}, {"fail", "a", 0, 0}, {"locked", "a", 0, 0}})
+func TestLoginThrottle_sharedByTwoInstances(t *testing.T) {
+	const max, window = 3, 10 * time.Minute
+	prefix := newPrefix()
+	a := mustOpenPrefix(t, testURL(), prefix)
+	b := mustOpenPrefix(t, testURL(), prefix)
+	waitHealthy(t, a)
+	waitHealthy(t, b)
+	ta := a.LoginThrottle(max, window, memory.NewLoginThrottle(max, window))
+	tb := b.LoginThrottle(max, window, memory.NewLoginThrottle(max, window))
+	runThrottle(t, ta, tb, []step{
+		{"fail", "a", 0, 0}, // on a
+		{"locked", "a", 0, 0},
+		{"fail", "a", time.Second, 0},
+		{"locked", "a", time.Second, 0},
+		{"fail", "a", 2 * time.Second, 0},
+		{"locked", "a", 2 * time.Second, window - 2*time.Second}, // on b
+		{"reset", "a", 3 * time.Second, 0},
+		{"locked", "a", 3 * time.Second, 0},
 	})
 }
 
@@ -108,10 +88,10 @@ func runThrottle(t *testing.T, a, b latch.LoginThrottle, steps []step) {
 	}
 }
 
-func TestRateLimiter(t *testing.T) {
+func TestRateLimiter_sharedByTwoInstances(t *testing.T) {
 	const rate = 2 // a token every 500 ms, six in a burst
-	steps := []step{{"allow", "ip1", 0, 0}}
-	for range 5 {
+	var steps []step
+	for range 6 {
 		steps = append(steps, step{"allow", "ip1", 0, 0})
 	}
 	steps = append(steps,
@@ -120,38 +100,12 @@ func TestRateLimiter(t *testing.T) {
 		step{"allow", "ip2", 100 * time.Millisecond, 0}, // keys are apart
 		step{"allow", "ip1", 500 * time.Millisecond, 0},
 		step{"allow", "ip1", 500 * time.Millisecond, 500 * time.Millisecond},
-		step{"allow", "ip1", 10 * time.Second, 0}, // full again
 	)
-	for range 5 {
-		steps = append(steps, step{"allow", "ip1", 10 * time.Second, 0})
-	}
-	steps = append(steps, step{"allow", "ip1", 10 * time.Second, 500 * time.Millisecond})
-
-	c := mustOpen(t, testURL())
-	waitHealthy(t, c)
-	for name, l := range map[string]latch.RateLimiter{
-		"memory": memory.NewRateLimiter(rate),
-		"redis":  c.RateLimiter(rate, memory.NewRateLimiter(rate)),
-	} {
-		t.Run(name, func(t *testing.T) { runLimiter(t, l, l, steps) })
-	}
-
-	t.Run("shared by two instances", func(t *testing.T) {
-		prefix := newPrefix()
-		a, b := mustOpenPrefix(t, testURL(), prefix), mustOpenPrefix(t, testURL(), prefix)
-		waitHealthy(t, a)
-		waitHealthy(t, b)
-		runLimiter(t, a.RateLimiter(rate, memory.NewRateLimiter(rate)), b.RateLimiter(rate, memory.NewRateLimiter(rate)), steps)
-	})
-
-	t.Run("off", func(t *testing.T) {
-		l := c.RateLimiter(0, memory.NewRateLimiter(0))
-		for range 100 {
-			if wait, err := l.Allow(t.Context(), "ip", base()); wait != 0 || err != nil {
-				t.Fatalf("Allow of a limiter that is off = %v, %v", wait, err)
-			}
-		}
-	})
+	prefix := newPrefix()
+	a, b := mustOpenPrefix(t, testURL(), prefix), mustOpenPrefix(t, testURL(), prefix)
+	waitHealthy(t, a)
+	waitHealthy(t, b)
+	runLimiter(t, a.RateLimiter(rate, memory.NewRateLimiter(rate)), b.RateLimiter(rate, memory.NewRateLimiter(rate)), steps)
 }
 
 func runLimiter(t *testing.T, a, b latch.RateLimiter, steps []step) {

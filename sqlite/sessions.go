@@ -116,55 +116,31 @@ func (db *DB) ReplaceSessionToken(ctx context.Context, id string, tokenHash, csr
 // RotateRefresh implements latch.SessionStore, in one write transaction:
 // BEGIN IMMEDIATE holds the write lock from the first read, so the state
 // read is the state written over, and of concurrent rotations of one token
-// the first wins and the others find the token spent. Only refresh
-// families (latch.KindToken) rotate: a cookie session's secret is no
-// refresh token.
+// the first wins and the others find the token spent. The family that
+// holds the presented token, as its current token or a spent one, is read
+// and handed to latch.(*Session).Rotate, which decides; this writes.
 func (db *DB) RotateRefresh(ctx context.Context, r latch.RefreshRotation) (*latch.Session, error) {
 	const op = "rotate refresh"
 	var fam *latch.Session
 	err := db.write(ctx, op, func(tx *sql.Tx) error {
 		s, err := scanSession(db.row(ctx, tx, `SELECT `+sessionColumns+` FROM sessions WHERE token_hash = ?`, r.Presented))
-		viaGrace := false
-		switch {
-		case err == nil:
-			if s.Kind != latch.KindToken || !s.Live(r.Now) {
-				return latch.ErrNotFound
-			}
-		case errors.Is(err, sql.ErrNoRows):
+		if errors.Is(err, sql.ErrNoRows) {
 			s, err = scanSession(db.row(ctx, tx, `SELECT `+sessionColumns+` FROM sessions
 				WHERE id = (SELECT session_id FROM refresh_spent WHERE hash = ?)`, r.Presented))
-			if err != nil {
-				return fail(ctx, op, err) // ErrNotFound for a token never seen
-			}
-			if !s.Live(r.Now) {
-				return latch.ErrNotFound
-			}
-			if !s.InGrace(r) {
-				fam = s
-				return latch.ErrRefreshReused
-			}
-			viaGrace = true
-		default:
-			return fail(ctx, op, err)
 		}
-
-		// The current token is displaced and spent. After a normal rotation
-		// it becomes the predecessor with a fresh grace; after a rotation
-		// through the grace the predecessor stays, its grace used up.
+		if err != nil {
+			return fail(ctx, op, err) // ErrNotFound for a token never seen
+		}
+		next, err := s.Rotate(r)
+		if err != nil {
+			fam = next
+			return err
+		}
 		displaced := s.TokenHash
-		s.TokenHash = r.Next
-		if !viaGrace {
-			s.PrevHash = displaced
-		}
-		s.RotatedAt, s.GraceUsed, s.LastSeenAt = r.Now, viaGrace, r.Now
-		s.IdleExpiresAt = r.Now.Add(r.RefreshTTL)
-		if s.ExpiresAt.Before(s.IdleExpiresAt) {
-			s.IdleExpiresAt = s.ExpiresAt
-		}
 		res, err := db.exec(ctx, tx, `UPDATE sessions
 			SET token_hash = ?, prev_hash = ?, rotated_at = ?, grace_used = ?, last_seen_at = ?, idle_expires_at = ?
 			WHERE id = ? AND token_hash = ?`,
-			s.TokenHash, s.PrevHash, nanos(s.RotatedAt), s.GraceUsed, nanos(s.LastSeenAt), nanos(s.IdleExpiresAt), s.ID, displaced)
+			next.TokenHash, next.PrevHash, nanos(next.RotatedAt), next.GraceUsed, nanos(next.LastSeenAt), nanos(next.IdleExpiresAt), s.ID, displaced)
 		if err != nil {
 			return fail(ctx, op, err)
 		}
@@ -176,7 +152,7 @@ func (db *DB) RotateRefresh(ctx context.Context, r latch.RefreshRotation) (*latc
 		if _, err := db.exec(ctx, tx, `INSERT INTO refresh_spent (hash, session_id) VALUES (?, ?)`, displaced, s.ID); err != nil {
 			return fail(ctx, op, err)
 		}
-		fam = s
+		fam = next
 		return nil
 	})
 	switch {

@@ -1,8 +1,9 @@
 // Package storetest is the conformance suite every latch store must pass,
 // after the idea of testing/slogtest: one set of tests, written against the
 // contracts in the doc comments of latch.UserStore, latch.SessionStore,
-// latch.RevocationStore and latch.KeyStore, run by each store package from
-// its own tests:
+// latch.RevocationStore and latch.KeyStore, and of the optional
+// latch.SessionUser and latch.SessionCounter where the session store
+// implements them, run by each store package from its own tests:
 //
 //	func TestStores(t *testing.T) {
 //		storetest.Run(t, func(t *testing.T) storetest.Stores {
@@ -35,7 +36,8 @@ import (
 )
 
 // Stores is what a store package hands the suite. A nil field skips the
-// tests of that interface, for packages that implement only some of them.
+// tests of that interface, for packages that implement only some of them;
+// so does a session store without an optional capability.
 type Stores struct {
 	Users       latch.UserStore
 	Sessions    latch.SessionStore
@@ -57,6 +59,8 @@ func Run(t *testing.T, open func(t *testing.T) Stores) {
 		{"UserStore", func(s Stores) bool { return s.Users != nil }, testUsers},
 		{"SessionStore", func(s Stores) bool { return s.Sessions != nil }, testSessions},
 		{"RotateRefresh", func(s Stores) bool { return s.Sessions != nil }, testRotateRefresh},
+		{"SessionUser", func(s Stores) bool { _, ok := s.Sessions.(latch.SessionUser); return ok }, testUseSession},
+		{"SessionCounter", func(s Stores) bool { _, ok := s.Sessions.(latch.SessionCounter); return ok }, testCountLiveSessions},
 		{"RevocationStore", func(s Stores) bool { return s.Revocations != nil }, testRevocations},
 		{"KeyStore", func(s Stores) bool { return s.Keys != nil }, testKeys},
 	}

@@ -34,6 +34,8 @@ func TestRun_BadConfigurationExits2(t *testing.T) {
 		{"short hs256 secret", []string{"serve", "--jwt-alg", "HS256", "--hs256-secret", "too-short"}, nil, "--hs256-secret"},
 		{"unknown algorithm", []string{"serve", "--jwt-alg", "none"}, nil, "--jwt-alg"},
 		{"redis without postgres", []string{"serve", "--db", db, "--redis", "redis://127.0.0.1:6379/0"}, nil, "--redis"},
+		{"bad redis port", []string{"serve", "--db", "postgres://127.0.0.1/latch", "--redis", "redis://:hunter2@127.0.0.1:99999/0"}, nil, "--redis"},
+		{"redis sentinel without a master", []string{"serve", "--db", "postgres://127.0.0.1/latch", "--redis", "redis+sentinel://h1,h2/0"}, nil, "--redis"},
 		{"bad client", []string{"serve", "--client", "no-secret"}, nil, "--client"},
 		{"unknown flag", []string{"serve", "--no-such-flag"}, nil, "--no-such-flag"},
 		{"unknown command", []string{"frobnicate"}, nil, "frobnicate"},
