@@ -30,7 +30,11 @@ func (s *Service) SetRole(ctx context.Context, userID, role string) error {
 	if !roleRE.MatchString(role) {
 		return fmt.Errorf("%w: a role is [a-z][a-z0-9_-]{0,31}", ErrInvalidRequest)
 	}
-	return s.updateUser(ctx, userID, func(u *User) { u.Role = role })
+	if err := s.updateUser(ctx, userID, func(u *User) { u.Role = role }); err != nil {
+		return err
+	}
+	s.emit(ctx, Event{Kind: EventRoleChange, UserID: userID, Detail: role})
+	return nil
 }
 
 // SetDisabled disables (ending every session and refusing logins) or
@@ -39,9 +43,14 @@ func (s *Service) SetDisabled(ctx context.Context, userID string, disabled bool)
 	if err := s.updateUser(ctx, userID, func(u *User) { u.Disabled = disabled }); err != nil {
 		return err
 	}
-	if disabled {
-		return s.LogoutAll(ctx, userID)
+	if !disabled {
+		s.emit(ctx, Event{Kind: EventAccountEnable, UserID: userID})
+		return nil
 	}
+	if err := s.LogoutAll(ctx, userID); err != nil {
+		return err
+	}
+	s.emit(ctx, Event{Kind: EventAccountDisable, UserID: userID})
 	return nil
 }
 

@@ -20,7 +20,11 @@ func (s *Service) DeleteSession(ctx context.Context, userID, id string) error {
 	if err != nil {
 		return storeErr(err)
 	}
-	return s.revokeSessions(ctx, sess)
+	if err := s.revokeSessions(ctx, sess); err != nil {
+		return err
+	}
+	s.emit(ctx, Event{Kind: EventSessionRevoke, UserID: userID, SessionID: id})
+	return nil
 }
 
 // liveSessions lists the user's sessions and families alive now, oldest first.
@@ -57,5 +61,11 @@ func (s *Service) enforceMaxSessions(ctx context.Context, userID, keep string) e
 			victims = append(victims, x)
 		}
 	}
-	return s.revokeSessions(ctx, victims...)
+	if err := s.revokeSessions(ctx, victims...); err != nil {
+		return err
+	}
+	for _, v := range victims {
+		s.emit(ctx, Event{Kind: EventSessionRevoke, UserID: userID, SessionID: v.ID, Detail: "max-sessions-per-user"})
+	}
+	return nil
 }

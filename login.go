@@ -45,10 +45,11 @@ func (s *Service) Login(ctx context.Context, req LoginRequest) (*LoginResult, er
 	}
 	res, err := s.startSession(ctx, u, req.Mode, req.UserAgent, req.IP)
 	if err != nil {
-		s.onLogin("error")
+		s.emit(ctx, Event{Kind: EventLogin, Outcome: OutcomeError, UserID: u.ID})
 		return nil, err
 	}
-	s.onLogin("success")
+	s.emit(ctx, Event{Kind: EventLogin, Outcome: OutcomeSuccess, UserID: u.ID, SessionID: res.Session.ID,
+		Detail: string(req.Mode)})
 	return res, nil
 }
 
@@ -68,7 +69,7 @@ func (s *Service) checkCredentials(ctx context.Context, email, password string) 
 	if norm != "" {
 		u, err = s.users.UserByEmail(ctx, norm)
 		if err != nil && !errors.Is(err, ErrNotFound) {
-			s.onLogin("error")
+			s.emit(ctx, Event{Kind: EventLogin, Outcome: OutcomeError})
 			return nil, storeErr(err)
 		}
 	}
@@ -77,18 +78,25 @@ func (s *Service) checkCredentials(ctx context.Context, email, password string) 
 		phc = u.PasswordHash
 	}
 	ok, rehash, err := s.guessPassword(ctx, account, phc, password)
+	failed := func(outcome string) {
+		e := Event{Kind: EventLogin, Outcome: outcome}
+		if u != nil {
+			e.UserID = u.ID
+		}
+		s.emit(ctx, e)
+	}
 	switch {
 	case errors.Is(err, ErrRateLimited):
-		s.onLogin("locked")
+		failed(OutcomeLocked)
 		return nil, err
 	case err != nil:
-		s.onLogin("error")
+		failed(OutcomeError)
 		return nil, err
 	case !ok || u == nil:
-		s.onLogin("invalid_credentials")
+		failed(OutcomeInvalidCredentials)
 		return nil, ErrInvalidCredentials
 	case u.Disabled:
-		s.onLogin("disabled")
+		failed(OutcomeDisabled)
 		return nil, ErrAccountDisabled
 	}
 	if rehash {

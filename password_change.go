@@ -1,6 +1,9 @@
 package latch
 
-import "context"
+import (
+	"context"
+	"fmt"
+)
 
 // PasswordChange is the result of ChangePassword for a cookie session: its
 // fresh secret and CSRF token.
@@ -50,6 +53,8 @@ func (s *Service) ChangePassword(ctx context.Context, p *Principal, current, nex
 	if err := s.revokeSessions(ctx, others...); err != nil {
 		return nil, err
 	}
+	s.emit(ctx, Event{Kind: EventPasswordChange, UserID: u.ID, SessionID: p.SessionID,
+		Detail: fmt.Sprintf("%d other sessions revoked", len(others))})
 	if p.Method != KindSession {
 		return nil, nil
 	}

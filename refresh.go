@@ -38,8 +38,10 @@ func (s *Service) Refresh(ctx context.Context, token string) (*TokenResult, erro
 			return nil, err
 		}
 		s.logger.Warn("refresh token reuse: family revoked", "sid", fam.ID, "user", fam.UserID)
+		s.emit(ctx, Event{Kind: EventRefreshReuse, UserID: fam.UserID, SessionID: fam.ID})
 		return nil, ErrRefreshReused
 	case errors.Is(err, ErrNotFound):
+		s.emit(ctx, Event{Kind: EventRefresh, Outcome: "invalid_refresh_token"})
 		return nil, ErrInvalidRefreshToken
 	case err != nil:
 		return nil, storeErr(err)
@@ -62,6 +64,7 @@ func (s *Service) Refresh(ctx context.Context, token string) (*TokenResult, erro
 	if err != nil {
 		return nil, err
 	}
+	s.emit(ctx, Event{Kind: EventRefresh, Outcome: OutcomeSuccess, UserID: u.ID, SessionID: fam.ID})
 	return &TokenResult{User: u, Access: at, Refresh: next, Family: fam}, nil
 }
 

@@ -3,6 +3,7 @@ package latch
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 )
 
@@ -21,7 +22,11 @@ func (s *Service) Logout(ctx context.Context, p *Principal) error {
 	} else if err != nil {
 		return storeErr(err)
 	}
-	return s.revokeSessionsWith(ctx, extra, sess)
+	if err := s.revokeSessionsWith(ctx, extra, sess); err != nil {
+		return err
+	}
+	s.emit(ctx, Event{Kind: EventLogout, UserID: p.User.ID, SessionID: p.SessionID})
+	return nil
 }
 
 // LogoutAll revokes every session, refresh family and access token of the user.
@@ -33,7 +38,11 @@ func (s *Service) LogoutAll(ctx context.Context, userID string) error {
 	now := s.now().UTC()
 	sub := &Revocation{Kind: RevokeSub, Value: userID, NotBefore: now.Truncate(time.Second),
 		Expires: now.Add(s.cfg.AccessTTL + Leeway), CreatedAt: now}
-	return s.revokeSessionsWith(ctx, []*Revocation{sub}, sessions...)
+	if err := s.revokeSessionsWith(ctx, []*Revocation{sub}, sessions...); err != nil {
+		return err
+	}
+	s.emit(ctx, Event{Kind: EventLogoutAll, UserID: userID, Detail: fmt.Sprintf("%d sessions", len(sessions))})
+	return nil
 }
 
 // RevokeToken is RFC 7009: possession is enough. An access token is revoked
@@ -48,13 +57,21 @@ func (s *Service) RevokeToken(ctx context.Context, token string) error {
 			}
 			return nil
 		}
-		return s.addRevocations(ctx, s.jtiRevocation(c))
+		if err := s.addRevocations(ctx, s.jtiRevocation(c)); err != nil {
+			return err
+		}
+		s.emit(ctx, Event{Kind: EventTokenRevoke, UserID: c.Subject, SessionID: c.SessionID, Detail: "access_token"})
+		return nil
 	}
 	fam, err := s.refreshFamily(ctx, token)
 	if err != nil || fam == nil {
 		return err
 	}
-	return s.revokeSessions(ctx, fam)
+	if err := s.revokeSessions(ctx, fam); err != nil {
+		return err
+	}
+	s.emit(ctx, Event{Kind: EventTokenRevoke, UserID: fam.UserID, SessionID: fam.ID, Detail: "refresh_token"})
+	return nil
 }
 
 // jtiRevocation revokes one access token until it would have expired
@@ -99,5 +116,15 @@ func (s *Service) addRevocations(ctx context.Context, revs ...*Revocation) error
 	s.applyRevocations(revs)
 	s.kickFollower()
 	s.publish(revs)
+	for _, r := range revs {
+		e := Event{Kind: EventRevocationAdded, Detail: string(r.Kind)}
+		switch r.Kind {
+		case RevokeSID:
+			e.SessionID = r.Value
+		case RevokeSub:
+			e.UserID = r.Value
+		}
+		s.emit(ctx, e)
+	}
 	return nil
 }

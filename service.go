@@ -139,9 +139,10 @@ type Deps struct {
 	Now func() time.Time
 	// Rand is the source of every secret. Default crypto/rand.
 	Rand io.Reader
-	// OnLogin, when set, is told the outcome of every login attempt
-	// ("success", "invalid_credentials", "locked", "disabled", "error"), for metrics.
-	OnLogin func(outcome string)
+	// OnEvent, when set, is told of every security event (the audit trail
+	// and the metrics; see Event, AuditLogger and Events). It is called on
+	// the request's goroutine and must not block.
+	OnEvent func(context.Context, Event)
 }
 
 // Service is the authentication service: signup, login, sessions, tokens,
@@ -164,7 +165,7 @@ type Service struct {
 	logger         *slog.Logger
 	now            func() time.Time
 	rand           io.Reader
-	onLogin        func(outcome string)
+	onEvent        func(context.Context, Event)
 
 	revoked     RevocationList
 	accounts    *userCache
@@ -205,7 +206,7 @@ func New(cfg Config, deps Deps) (*Service, error) {
 		cfg: cfg.withDefaults(), users: deps.Users, sessions: deps.Sessions, revocations: deps.Revocations,
 		hasher: deps.Hasher, signer: deps.Signer, verifier: deps.Verifier, throttle: deps.Throttle, bus: deps.Bus,
 		normalizeEmail: deps.NormalizeEmail, checkPassword: deps.CheckPassword, dummyHash: deps.DummyHash,
-		logger: deps.Logger, now: deps.Now, rand: deps.Rand, onLogin: deps.OnLogin,
+		logger: deps.Logger, now: deps.Now, rand: deps.Rand, onEvent: deps.OnEvent,
 		evict: func(string) {},
 		subs:  map[*subscriber]struct{}{},
 		kick:  make(chan struct{}, 1),
@@ -219,8 +220,8 @@ func New(cfg Config, deps Deps) (*Service, error) {
 	if s.rand == nil {
 		s.rand = rand.Reader
 	}
-	if s.onLogin == nil {
-		s.onLogin = func(string) {}
+	if s.onEvent == nil {
+		s.onEvent = func(context.Context, Event) {}
 	}
 	s.sessionUser, _ = s.sessions.(SessionUser)
 	if e, ok := s.sessions.(SessionEvictor); ok {

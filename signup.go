@@ -24,5 +24,6 @@ func (s *Service) Signup(ctx context.Context, email, password string) (*User, er
 	if err := s.users.CreateUser(ctx, u); err != nil {
 		return nil, storeErr(err)
 	}
+	s.emit(ctx, Event{Kind: EventSignup, UserID: u.ID})
 	return u, nil
 }

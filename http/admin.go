@@ -19,12 +19,20 @@ func (s *Server) admin(next http.HandlerFunc) http.HandlerFunc {
 		tok, ok := bearerToken(r)
 		want := sha256.Sum256([]byte(s.AdminKey))
 		got := sha256.Sum256([]byte(tok))
+		use := latch.Event{Kind: latch.EventAdminAPI, UserID: r.PathValue("id"), Detail: r.Method + " " + r.Pattern}
 		if !ok || subtle.ConstantTimeCompare(want[:], got[:]) != 1 {
+			use.Outcome = "refused"
+			s.Service.Record(r.Context(), use)
 			w.Header().Set("WWW-Authenticate", `Bearer realm="latch-admin"`)
 			s.writeError(w, r, latch.ErrUnauthenticated)
 			return
 		}
-		next(w, r)
+		use.Outcome = "authorized"
+		s.Service.Record(r.Context(), use)
+		ctx := r.Context()
+		ri := latch.RequestInfoFrom(ctx)
+		ri.Actor = "admin-api"
+		next(w, r.WithContext(latch.WithRequestInfo(ctx, ri)))
 	}
 }
 

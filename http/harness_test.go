@@ -132,6 +132,7 @@ type testServer struct {
 	Verifier *countingVerifier
 	Throttle *spyThrottle
 	Logs     *testkit.Buffer
+	Audit    *testkit.Buffer // the audit trail, one JSON line per event
 
 	client *http.Client
 	seq    atomic.Int64
@@ -150,7 +151,7 @@ func newTestServer(t testing.TB, opts ...option) *testServer {
 		o(&cfg)
 	}
 	ctx := context.Background()
-	ts := &testServer{Logs: &testkit.Buffer{}}
+	ts := &testServer{Logs: &testkit.Buffer{}, Audit: &testkit.Buffer{}}
 	logger := slog.New(slog.NewTextHandler(ts.Logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
 
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -220,7 +221,7 @@ func newTestServer(t testing.TB, opts ...option) *testServer {
 		Users: ts.Users, Sessions: sessions, Revocations: ts.Revs,
 		Hasher: ts.Hasher, Signer: ts.Signer, Verifier: ts.Verifier, Throttle: ts.Throttle,
 		NormalizeEmail: email.Normalize, CheckPassword: password.NewPolicy().Check, DummyHash: hasher.Dummy(),
-		Logger: logger, Now: ts.Clock.Now, OnLogin: ts.Metrics.Login,
+		Logger: logger, Now: ts.Clock.Now, OnEvent: latch.Events(ts.Metrics.Event, latch.AuditLogger(slog.New(slog.NewJSONHandler(ts.Audit, nil)))),
 	})
 	if err != nil {
 		t.Fatal(err)

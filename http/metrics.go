@@ -1,11 +1,13 @@
 package http
 
 import (
+	"context"
 	"net/http"
 	"strconv"
 	"sync"
 	"time"
 
+	"github.com/latch-dev/latch"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -20,6 +22,8 @@ type Metrics struct {
 	counters sync.Map // routeStatus -> prometheus.Counter
 	duration *prometheus.HistogramVec
 	logins   *prometheus.CounterVec
+	events   *prometheus.CounterVec
+	revoked  *prometheus.CounterVec
 	panics   prometheus.Counter
 	// HashSeconds observes every password hash and comparison.
 	HashSeconds prometheus.Histogram
@@ -39,6 +43,13 @@ func NewMetrics() *Metrics {
 		logins: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "latch_logins_total", Help: "Login attempts by outcome.",
 		}, []string{"outcome"}),
+		events: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "latch_security_events_total",
+			Help: "Security events by kind and outcome (the audit trail's events: refresh, refresh_reuse, logout, password_change, ...).",
+		}, []string{"event", "outcome"}),
+		revoked: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "latch_revocations_total", Help: "Entries added to the revocation log by this instance, by kind (jti, sid, sub).",
+		}, []string{"kind"}),
 		panics: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "latch_http_panics_total", Help: "Handler panics recovered (answered 500).",
 		}),
@@ -47,13 +58,22 @@ func NewMetrics() *Metrics {
 			Buckets: []float64{.005, .01, .02, .03, .05, .075, .1, .25, .5, 1, 2.5},
 		}),
 	}
-	m.Registry.MustRegister(m.requests, m.duration, m.logins, m.panics, m.HashSeconds,
+	m.Registry.MustRegister(m.requests, m.duration, m.logins, m.events, m.revoked, m.panics, m.HashSeconds,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
 
-// Login counts one login attempt by outcome.
-func (m *Metrics) Login(outcome string) { m.logins.WithLabelValues(outcome).Inc() }
+// Event counts one security event (a latch.Deps.OnEvent): logins by
+// outcome, revocation log entries by kind, every kind by outcome.
+func (m *Metrics) Event(_ context.Context, e latch.Event) {
+	switch e.Kind {
+	case latch.EventLogin:
+		m.logins.WithLabelValues(e.Outcome).Inc()
+	case latch.EventRevocationAdded:
+		m.revoked.WithLabelValues(e.Detail).Inc()
+	}
+	m.events.WithLabelValues(string(e.Kind), e.Outcome).Inc()
+}
 
 // Gauge registers a gauge read at scrape time (active sessions, revocations...).
 func (m *Metrics) Gauge(name, help string, fn func() float64) {

@@ -19,7 +19,7 @@ import (
 // userAdd creates an account from the command line. The password is read
 // from stdin (first line), never from a flag, so it stays out of shell
 // history and process listings.
-func userAdd(ctx context.Context, args []string, stdin io.Reader, stdout io.Writer, getenv func(string) string) error {
+func userAdd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(string) string) error {
 	var cfg Config
 	var addr, role string
 	fs := cfg.flagSet("user add") // the server's configuration: the same rules apply
@@ -39,7 +39,8 @@ func userAdd(ctx context.Context, args []string, stdin io.Reader, stdout io.Writ
 		return fmt.Errorf("reading the password from stdin: %w", err)
 	}
 	pw := strings.TrimRight(line, "\r\n")
-	svc, closeAll, err := openAdmin(ctx, &cfg)
+	ctx = latch.WithRequestInfo(ctx, latch.RequestInfo{Actor: "cli"})
+	svc, closeAll, err := openAdmin(ctx, &cfg, stderr)
 	if err != nil {
 		return err
 	}
@@ -60,10 +61,15 @@ func userAdd(ctx context.Context, args []string, stdin io.Reader, stdout io.Writ
 // openAdmin opens what an admin command acts through: the database, Redis
 // when set (so that revocations reach running instances at once), the keys,
 // and the Service built as `latch serve` builds it.
-func openAdmin(ctx context.Context, cfg *Config) (*latch.Service, func(), error) {
+func openAdmin(ctx context.Context, cfg *Config, stderr io.Writer) (*latch.Service, func(), error) {
 	logger := slog.New(slog.DiscardHandler)
+	audit, closeAudit, err := openAudit(cfg, stderr)
+	if err != nil {
+		return nil, nil, usageError{err}
+	}
 	st, err := openStores(ctx, cfg.DB)
 	if err != nil {
+		_ = closeAudit()
 		return nil, nil, err
 	}
 	sh, err := openShared(ctx, cfg, st, logger)
@@ -74,12 +80,13 @@ func openAdmin(ctx context.Context, cfg *Config) (*latch.Service, func(), error)
 	km, err := loadKeys(ctx, cfg, st.keys)
 	if err == nil {
 		var svc *latch.Service
-		if svc, err = newService(ctx, cfg, st, sh, km, cfg.issuer(cfg.Addr), logger, nil); err == nil {
-			return svc, func() { _ = svc.Close(); sh.close(); _ = st.close() }, nil
+		if svc, err = newService(ctx, cfg, st, sh, km, cfg.issuer(cfg.Addr), logger, nil, audit); err == nil {
+			return svc, func() { _ = svc.Close(); sh.close(); _ = st.close(); _ = closeAudit() }, nil
 		}
 	}
 	sh.close()
 	_ = st.close()
+	_ = closeAudit()
 	return nil, nil, err
 }
 

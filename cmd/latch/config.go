@@ -38,6 +38,7 @@ type Config struct {
 	InsecureCookies        bool
 	LogLevel               string
 	LogFormat              string
+	AuditLog               string
 }
 
 // clientList is the repeatable --client ID:SECRET.
@@ -92,6 +93,7 @@ func (c *Config) flagSet(name string) *flag.FlagSet {
 	fs.BoolVar(&c.InsecureCookies, "insecure-cookies", false, "drop Secure and the cookie name prefixes (plain-HTTP development)")
 	fs.StringVar(&c.LogLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&c.LogFormat, "log-format", "text", "text or json")
+	fs.StringVar(&c.AuditLog, "audit-log", "stderr", "where security events go, one JSON line each: a file PATH (appended), stderr, or off")
 	return fs
 }
 
@@ -205,6 +207,9 @@ func (c *Config) validate() error {
 	case "debug", "info", "warn", "error":
 	default:
 		return fmt.Errorf("--log-level %q: want debug, info, warn or error", c.LogLevel)
+	}
+	if c.AuditLog == "" {
+		return errors.New("--audit-log: want a file path, stderr or off")
 	}
 	if c.LogFormat != "text" && c.LogFormat != "json" {
 		return fmt.Errorf("--log-format %q: want text or json", c.LogFormat)

@@ -69,7 +69,7 @@ func dispatch(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	case "serve ":
 		return serve(ctx, rest, stderr, getenv)
 	case "user add":
-		return userAdd(ctx, rest, stdin, stdout, getenv)
+		return userAdd(ctx, rest, stdin, stdout, stderr, getenv)
 	case "keys list":
 		return keysList(ctx, rest, stdout, getenv)
 	case "keys rotate":

@@ -248,7 +248,12 @@ func serve(ctx context.Context, args []string, stderr io.Writer, getenv func(str
 	issuer := cfg.issuer(ln.Addr().String())
 
 	metrics := http.NewMetrics()
-	svc, err := newService(ctx, &cfg, st, sh, km, issuer, logger, metrics)
+	audit, closeAudit, err := openAudit(&cfg, stderr)
+	if err != nil {
+		return usageError{err}
+	}
+	defer closeAudit()
+	svc, err := newService(ctx, &cfg, st, sh, km, issuer, logger, metrics, audit)
 	if err != nil {
 		return err
 	}
@@ -329,12 +334,12 @@ func serve(ctx context.Context, args []string, stderr io.Writer, getenv func(str
 // and every admin command use it, so they apply the same rules.
 // metrics may be nil (admin commands).
 func newService(ctx context.Context, cfg *Config, st *stores, sh *shared, km *keyMaterial, issuer string,
-	logger *slog.Logger, metrics *http.Metrics) (*latch.Service, error) {
+	logger *slog.Logger, metrics *http.Metrics, audit func(context.Context, latch.Event)) (*latch.Service, error) {
 	hc := password.Config{}
-	onLogin := func(string) {}
+	var count func(context.Context, latch.Event)
 	if metrics != nil {
 		hc.Observe = func(d time.Duration) { metrics.HashSeconds.Observe(d.Seconds()) }
-		onLogin = metrics.Login
+		count = metrics.Event
 	}
 	hasher, err := password.New(hc)
 	if err != nil {
@@ -354,7 +359,7 @@ func newService(ctx context.Context, cfg *Config, st *stores, sh *shared, km *ke
 		Verifier:       &reloadingVerifier{next: verifier, reload: func(ctx context.Context) error { return km.reload(ctx, cfg.AccessTTL) }},
 		Throttle:       sh.throttle,
 		NormalizeEmail: email.Normalize, CheckPassword: password.NewPolicy().Check, DummyHash: hasher.Dummy(),
-		Logger: logger, OnLogin: onLogin,
+		Logger: logger, OnEvent: latch.Events(count, audit),
 	}
 	if sh.redis != nil {
 		// PostgreSQL down, Redis up: accounts cached here keep serving
