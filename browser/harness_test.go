@@ -59,7 +59,8 @@ func runMain(m *testing.M) int {
 
 // server is a running latch.
 type server struct {
-	URL string
+	URL  string
+	proc *proctest.Proc
 }
 
 // startLatch runs `latch serve` on an in-memory database, on a free
@@ -70,7 +71,7 @@ func startLatch(t *testing.T, extra ...string) *server {
 	args := append([]string{"serve", "--db", "memory:", "--addr", "127.0.0.1:0", "--insecure-cookies",
 		"--login-ip-rate", "0"}, extra...)
 	p := proctest.MustStart(t, "latch", latchBin, args...)
-	return &server{URL: "http://" + p.Addr}
+	return &server{URL: "http://" + p.Addr, proc: p}
 }
 
 var httpc = &http.Client{Timeout: 10 * time.Second}
