@@ -175,3 +175,20 @@ func TestForms_RevokeADeviceSignsItOut(t *testing.T) {
 		t.Fatalf("the revoked browser is still signed in (at %s)", p)
 	}
 }
+
+// TestForms_DefaultCookiesOnLoopback: with the default __Host- Secure
+// cookies, the pages work on http://127.0.0.1 (a secure context for the
+// browser), as the README tells a first visitor.
+func TestForms_DefaultCookiesOnLoopback(t *testing.T) {
+	srv := startLatchArgs(t)
+	srv.signup(t, "hal@example.com", pw)
+	b := newTab(t, newBrowser(t), srv)
+	b.login("hal@example.com", pw)
+	if c := b.cookie("__Host-latch_session"); c == nil || !c.Secure || !c.HTTPOnly {
+		t.Fatalf("session cookie %+v, want __Host-latch_session, Secure, HttpOnly", c)
+	}
+	b.submit("logout")
+	if p := b.path(); p != "/login?notice=signed-out" {
+		t.Fatalf("after logout at %s", p)
+	}
+}

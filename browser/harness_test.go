@@ -68,8 +68,14 @@ type server struct {
 // 127.0.0.1) and no per-IP login limit (every test logs in from one IP).
 func startLatch(t *testing.T, extra ...string) *server {
 	t.Helper()
-	args := append([]string{"serve", "--db", "memory:", "--addr", "127.0.0.1:0", "--insecure-cookies",
-		"--login-ip-rate", "0"}, extra...)
+	return startLatchArgs(t, append([]string{"--insecure-cookies"}, extra...)...)
+}
+
+// startLatchArgs is startLatch with the default (Secure, prefixed) cookies
+// unless args say otherwise.
+func startLatchArgs(t *testing.T, extra ...string) *server {
+	t.Helper()
+	args := append([]string{"serve", "--db", "memory:", "--addr", "127.0.0.1:0", "--login-ip-rate", "0"}, extra...)
 	p := proctest.MustStart(t, "latch", latchBin, args...)
 	return &server{URL: "http://" + p.Addr, proc: p}
 }

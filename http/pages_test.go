@@ -2,6 +2,7 @@ package http_test
 
 import (
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
@@ -402,6 +403,30 @@ func TestDeviceNames(t *testing.T) {
 			}
 			ts.do(t, "POST", "/v1/logout", nil, as(s), noContentType()).want(t, 204, "")
 			ts.do(t, "POST", "/v1/logout", nil, as(me), noContentType()).want(t, 204, "")
+		})
+	}
+}
+
+// BenchmarkPages is GET /account and /login beside GET /v1/whoami on the
+// same session, through the whole handler: what a page costs next to the
+// API call it is built on (BENCHMARKS.md).
+func BenchmarkPages(b *testing.B) {
+	ts := newTestServer(b)
+	addr, pw := ts.newUser(b)
+	sess := ts.MustLogin(b, addr, pw)
+	for _, path := range []string{"/v1/whoami", "/account", "/login"} {
+		b.Run(strings.TrimPrefix(path, "/"), func(b *testing.B) {
+			req := httptest.NewRequest("GET", path, nil)
+			req.AddCookie(&http.Cookie{Name: sessionCookie, Value: sess.Secret})
+			req.AddCookie(&http.Cookie{Name: csrfCookie, Value: sess.CSRF})
+			b.ReportAllocs()
+			for b.Loop() {
+				rec := httptest.NewRecorder()
+				ts.Handler.ServeHTTP(rec, req)
+				if rec.Code != 200 {
+					b.Fatalf("status %d", rec.Code)
+				}
+			}
 		})
 	}
 }
