@@ -3,7 +3,7 @@ GO          ?= go
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 CONFORM     := ../shared/conform/run
 
-.PHONY: test services vet staticcheck unit conform conform-scaled build bench bench-macro run
+.PHONY: test services chromium vet staticcheck unit conform conform-scaled build bench bench-macro run
 
 ## test: vet, staticcheck, the race-enabled test suite (real PostgreSQL and
 ## Redis, started if down), then the contract check
@@ -11,6 +11,10 @@ test: services vet staticcheck unit conform conform-scaled
 
 services:
 	@scripts/services.sh
+
+# The headless browser of the browser/ tests (installed in CI when missing).
+chromium:
+	@scripts/chromium.sh
 
 build:
 	$(GO) build -o bin/latch ./cmd/latch
@@ -25,7 +29,7 @@ vet:
 staticcheck:
 	$(GO) run $(STATICCHECK) ./...
 
-unit: services
+unit: services chromium
 	$(GO) test -race -count=1 -timeout 10m ./...
 
 # The black-box contract check from ../shared, when it is there (it is in CI).

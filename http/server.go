@@ -170,6 +170,8 @@ func (s *Server) Handler() http.Handler {
 	handle("/v1/admin/users/{id}/disable", route{"POST": s.audited(s.admin(s.adminDisable(true)))}, false)
 	handle("/v1/admin/users/{id}/enable", route{"POST": s.audited(s.admin(s.adminDisable(false)))}, false)
 
+	s.pageRoutes(handle) // the browser side (API.md §7), in pages.go
+
 	mux.Handle("/", s.instrument("other", http.HandlerFunc(s.notFound), false))
 	return s.recoverer(s.headerLimit(s.crossOrigin(mux)))
 }

@@ -1,0 +1,122 @@
+package browser_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/emulation"
+	"github.com/chromedp/chromedp"
+)
+
+// screenshotDir holds the screenshots for people to look at (git-ignored).
+const screenshotDir = "screenshots"
+
+// TestPages_AccessibleAndReadableEverywhere puts every page in each state a
+// visitor sees, at 375 and 1280 px, in the light and the dark scheme, and
+// checks that axe-core finds no WCAG 2.1 A or AA violation and that nothing
+// is wider than the screen; it saves a screenshot of each.
+func TestPages_AccessibleAndReadableEverywhere(t *testing.T) {
+	srv := startLatch(t)
+	srv.signup(t, "gil@example.com", pw)
+	b := newTab(t, newBrowser(t), srv)
+	phone := b.stranger()
+	phone.login("gil@example.com", pw)
+	if err := os.MkdirAll(screenshotDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+
+	states := []struct {
+		name  string
+		setup func()
+	}{
+		{"index", func() { b.open("/") }},
+		{"signup", func() { b.open("/signup") }},
+		{"signup-error", func() {
+			b.open("/signup")
+			b.fill("email", "gil@example.com")
+			b.fill("password", pw)
+			b.submit("submit")
+			b.waitUntil("the signup error", visible("error"), 5*time.Second)
+		}},
+		{"login", func() { b.open("/login?notice=signed-up") }},
+		{"login-error", func() {
+			b.open("/login")
+			b.fill("email", "gil@example.com")
+			b.fill("password", "not-the-password")
+			b.submit("submit")
+			b.waitUntil("the login error", visible("error"), 5*time.Second)
+		}},
+		{"account", func() {
+			b.login("gil@example.com", pw)
+			b.open("/account?notice=revoked")
+		}},
+		{"spa", func() {
+			b.open("/demo/spa")
+			b.waitUntil("the SPA login form", visible("email"), 10*time.Second)
+		}},
+		{"spa-signed-in", func() {
+			b.spaLogin("gil@example.com", pw)
+			_ = b.callAPI()
+		}},
+		{"storage", func() { b.open("/demo/storage") }},
+		{"storage-done", func() {
+			b.open("/demo/storage")
+			b.click("lab-run")
+			b.waitUntil("lab-done", visible("lab-done"), 30*time.Second)
+		}},
+	}
+	for _, st := range states {
+		t.Run(st.name, func(t *testing.T) {
+			b.t = t
+			defer func() { b.t = t }()
+			st.setup()
+			for _, scheme := range []string{"light", "dark"} {
+				for _, width := range []int64{375, 1280} {
+					b.do(chromedp.EmulateViewport(width, 900),
+						chromedp.Func(func(ctx context.Context, _ *chromedp.Target) error {
+							_, err := chromedp.Call(ctx, emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{
+								Features: []*emulation.MediaFeature{{Name: "prefers-color-scheme", Value: scheme}}})
+							return err
+						}))
+					if got := eval[bool](b, `matchMedia("(prefers-color-scheme: `+scheme+`)").matches`); !got {
+						t.Fatalf("the %s scheme is not in effect", scheme)
+					}
+					where := fmt.Sprintf("%s at %d px, %s", st.name, width, scheme)
+					if over := eval[int](b, `document.documentElement.scrollWidth - window.innerWidth`); over > 0 {
+						t.Errorf("%s: the page is %d px wider than the screen", where, over)
+					}
+					for _, v := range b.axe() {
+						var nodes []string
+						for _, n := range v.Nodes {
+							nodes = append(nodes, fmt.Sprintf("%v: %s", n.Target, n.Summary))
+						}
+						t.Errorf("%s: axe %s (%s):\n  %s", where, v.ID, v.Help, strings.Join(nodes, "\n  "))
+					}
+					png, err := chromedp.Run(b.ctx, chromedp.FullScreenshot(100))
+					if err != nil {
+						t.Fatal(err)
+					}
+					file := filepath.Join(screenshotDir, fmt.Sprintf("%s-%d-%s.png", st.name, width, scheme))
+					if err := os.WriteFile(file, png, 0o644); err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
+		})
+	}
+
+	t.Run("keyboard focus is visible", func(t *testing.T) {
+		b.t = t
+		b.open("/login")
+		b.do(chromedp.KeyEvent("\t"))
+		style := eval[string](b, `(() => { const s = getComputedStyle(document.activeElement); return document.activeElement.tagName + " " + s.outlineStyle + " " + s.outlineWidth; })()`)
+		if strings.Contains(style, "none") || strings.HasSuffix(style, " 0px") {
+			t.Fatalf("the focused element has no visible outline: %s", style)
+		}
+	})
+}

@@ -1,0 +1,475 @@
+package http
+
+import (
+	"bytes"
+	"errors"
+	"html/template"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/latch-dev/latch"
+	"github.com/latch-dev/latch/web"
+)
+
+// The pages of API.md §7: a server-rendered site on the cookie session
+// (signup, login, account) and two demos that run in the browser (the SPA
+// on tokens, the storage lab). Forms work without JavaScript: a success
+// answers 303 (post-redirect-get), a refusal re-renders the form with the
+// error in words. Layer one of CSRF (crossOrigin in server.go) covers every
+// form post, login and signup included; the account forms also carry the
+// session's CSRF token in a hidden field (layer two).
+
+// pageCSP allows nothing but this origin: no inline script or style, no
+// eval, no framing, no <base>, forms only to this origin.
+const pageCSP = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; " +
+	"connect-src 'self'; object-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+
+// maxFormBytes bounds a form body, as maxBody bounds JSON (API.md §2).
+const maxFormBytes = 64 << 10
+
+// pages renders the templates of package web.
+type pages struct {
+	s     *Server
+	tmpl  map[string]*template.Template
+	files map[string]staticFile
+}
+
+// pageRoutes registers the pages with handle (Handler's registration).
+func (s *Server) pageRoutes(handle func(pattern string, rt route, stream bool)) {
+	pg := newPages(s)
+	handle("/{$}", route{"GET": pg.index}, false)
+	handle("/signup", route{"GET": pg.signupForm, "POST": pg.signup}, false)
+	handle("/login", route{"GET": pg.loginForm, "POST": pg.login}, false)
+	handle("/account", route{"GET": pg.account}, false)
+	handle("/account/logout", route{"POST": pg.logout}, false)
+	handle("/account/logout-all", route{"POST": pg.logoutAll}, false)
+	handle("/account/revoke", route{"POST": pg.revoke}, false)
+	handle("/account/password", route{"POST": pg.changePassword}, false)
+	handle("/demo/spa", route{"GET": pg.spa}, false)
+	handle("/demo/storage", route{"GET": pg.storage}, false)
+	handle("/static/", route{"GET": pg.static}, false)
+}
+
+func newPages(s *Server) *pages {
+	pg := &pages{s: s, tmpl: map[string]*template.Template{}}
+	for _, name := range []string{"index", "signup", "login", "account", "spa", "storage"} {
+		// The templates are embedded: a parse error is a bug the page tests catch.
+		pg.tmpl[name] = template.Must(template.ParseFS(web.Templates(), "layout.html", name+".html"))
+	}
+	pg.files = loadStatic()
+	return pg
+}
+
+// pageData is what every template receives.
+type pageData struct {
+	Title, Nav string
+	Scripts    []string
+	Notice     string
+	Error      string
+	Email      string // the address typed into a refused form
+	Next       string // the validated ?next= of the login form
+	User       string // the signed-in user's email
+	CSRF       string // the session's CSRF token, for the hidden fields
+	Sessions   []deviceRow
+}
+
+// securityHeaders are set on every page and static file (API.md §7).
+func securityHeaders(h http.Header) {
+	h.Set("Content-Security-Policy", pageCSP)
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Referrer-Policy", "same-origin")
+	h.Set("X-Frame-Options", "DENY")
+	h.Set("Cross-Origin-Opener-Policy", "same-origin")
+}
+
+// render executes a page into a buffer first, so that a template error is
+// a clean 500 rather than half a page. private pages (account data, or a
+// form echoing what was typed) are no-store.
+func (pg *pages) render(w http.ResponseWriter, r *http.Request, status int, name string, private bool, d *pageData) {
+	var buf bytes.Buffer
+	if err := pg.tmpl[name].ExecuteTemplate(&buf, "layout", d); err != nil {
+		pg.s.Logger.Error("page template", "page", name, "err", err)
+		http.Error(w, "Internal error", http.StatusInternalServerError)
+		return
+	}
+	h := w.Header()
+	securityHeaders(h)
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	if private {
+		noStore(w)
+	} else {
+		h.Set("Cache-Control", "no-cache")
+	}
+	w.WriteHeader(status)
+	if r.Method != http.MethodHead {
+		_, _ = w.Write(buf.Bytes())
+	}
+}
+
+// redirect answers a form post with 303 See Other (post-redirect-get).
+func redirect(w http.ResponseWriter, to string) {
+	w.Header().Set("Location", to)
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(http.StatusSeeOther)
+}
+
+// notices are the messages a redirect can ask the next page to show, by
+// key: the query never carries text of its own.
+var notices = map[string]string{
+	"signed-up":        "Your account is ready. Log in to continue.",
+	"signed-out":       "You are logged out.",
+	"signed-out-all":   "You are logged out on every device.",
+	"password-changed": "Your password is changed. Every other device has been signed out.",
+	"revoked":          "That device has been signed out.",
+}
+
+// errorText says what went wrong in words a person understands.
+func errorText(err error) string {
+	switch {
+	case errors.Is(err, latch.ErrInvalidCredentials):
+		return "That email and password do not match an account. Check both and try again."
+	case errors.Is(err, latch.ErrInvalidEmail):
+		return "Enter an email address such as name@example.com."
+	case errors.Is(err, latch.ErrWeakPassword):
+		return "Choose a stronger password: at least 8 characters, not a common password and not your email address."
+	case errors.Is(err, latch.ErrEmailTaken):
+		return "That email address already has an account. Log in instead, or use another address."
+	case errors.Is(err, latch.ErrRateLimited):
+		return "Too many attempts in a short time. Wait a minute, then try again."
+	case errors.Is(err, latch.ErrAccountDisabled):
+		return "This account has been disabled. Ask the administrator to enable it again."
+	case errors.Is(err, latch.ErrWrongPassword):
+		return "Your current password is not right, so nothing was changed."
+	case errors.Is(err, latch.ErrCSRF):
+		return "This form has expired, so nothing was changed. Reload the page and try again."
+	case errors.Is(err, latch.ErrNotFound):
+		return "That device is already signed out."
+	case errors.Is(err, latch.ErrUnavailable):
+		return "The service is having trouble right now. Nothing was changed; please try again in a moment."
+	case errors.Is(err, latch.ErrInvalidRequest):
+		return "The form was incomplete. Fill in every field and try again."
+	default:
+		return "Something went wrong on our side. Please try again."
+	}
+}
+
+// fail re-renders a page with err in words and the status of err.
+func (pg *pages) fail(w http.ResponseWriter, r *http.Request, name string, d *pageData, err error) {
+	p, known := classify(err)
+	if !known {
+		pg.s.Logger.Error("internal error", "method", r.Method, "path", r.URL.Path, "err", err)
+	}
+	var rl *latch.RateLimitError
+	if errors.As(err, &rl) {
+		w.Header().Set("Retry-After", strconv.Itoa(retrySeconds(rl.RetryAfter)))
+	}
+	d.Error = errorText(err)
+	pg.render(w, r, p.status, name, true, d)
+}
+
+// parseForm reads a form body of at most maxFormBytes.
+func parseForm(w http.ResponseWriter, r *http.Request) error {
+	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
+	if err := r.ParseForm(); err != nil {
+		return latch.ErrInvalidRequest
+	}
+	return nil
+}
+
+// allowIP applies the per-IP limit of login and signup.
+func (pg *pages) allowIP(r *http.Request) error {
+	if pg.s.IPLimiter == nil {
+		return nil
+	}
+	wait, err := pg.s.IPLimiter.Allow(r.Context(), clientIP(r), pg.s.Now())
+	if err != nil {
+		return err
+	}
+	if wait > 0 {
+		return &latch.RateLimitError{RetryAfter: wait}
+	}
+	return nil
+}
+
+// safeNext returns v when it is a path on this origin, else "": one leading
+// "/", not "//" or "/\" (which browsers read as another host), no scheme,
+// host, backslash or control character anywhere. Only such a value is ever
+// a redirect target: no open redirect.
+func safeNext(v string) string {
+	if v == "" || len(v) > 2048 || v[0] != '/' || strings.HasPrefix(v, "//") {
+		return ""
+	}
+	for i := 0; i < len(v); i++ {
+		if c := v[i]; c == '\\' || c < 0x20 || c == 0x7f {
+			return ""
+		}
+	}
+	u, err := url.Parse(v)
+	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil || u.Opaque != "" ||
+		!strings.HasPrefix(u.Path, "/") || strings.HasPrefix(u.Path, "//") {
+		return ""
+	}
+	return v
+}
+
+func (pg *pages) index(w http.ResponseWriter, r *http.Request) {
+	pg.render(w, r, 200, "index", false, &pageData{Title: "Sign-in for your apps", Nav: "home"})
+}
+
+func (pg *pages) signupForm(w http.ResponseWriter, r *http.Request) {
+	pg.render(w, r, 200, "signup", true, &pageData{Title: "Create an account", Nav: "signup"})
+}
+
+func (pg *pages) signup(w http.ResponseWriter, r *http.Request) {
+	d := &pageData{Title: "Create an account", Nav: "signup"}
+	if err := parseForm(w, r); err != nil {
+		pg.fail(w, r, "signup", d, err)
+		return
+	}
+	d.Email = r.PostForm.Get("email")
+	if err := pg.allowIP(r); err != nil {
+		pg.fail(w, r, "signup", d, err)
+		return
+	}
+	if _, err := pg.s.Service.Signup(r.Context(), d.Email, r.PostForm.Get("password")); err != nil {
+		pg.fail(w, r, "signup", d, err)
+		return
+	}
+	redirect(w, "/login?notice=signed-up")
+}
+
+func (pg *pages) loginForm(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	pg.render(w, r, 200, "login", true, &pageData{Title: "Log in", Nav: "login",
+		Notice: notices[q.Get("notice")], Next: safeNext(q.Get("next"))})
+}
+
+// login starts a cookie session. It is fixation-safe: the session always
+// gets a new secret, and a session cookie sent with the form is destroyed
+// (LoginRequest.PlantedSecret). Cross-origin posts never get here
+// (crossOrigin), so a foreign page cannot sign the browser in (login CSRF).
+func (pg *pages) login(w http.ResponseWriter, r *http.Request) {
+	d := &pageData{Title: "Log in", Nav: "login"}
+	if err := parseForm(w, r); err != nil {
+		pg.fail(w, r, "login", d, err)
+		return
+	}
+	d.Email, d.Next = r.PostForm.Get("email"), safeNext(r.PostForm.Get("next"))
+	if err := pg.allowIP(r); err != nil {
+		pg.fail(w, r, "login", d, err)
+		return
+	}
+	res, err := pg.s.Service.Login(r.Context(), latch.LoginRequest{
+		Email: d.Email, Password: r.PostForm.Get("password"), Mode: latch.KindSession,
+		UserAgent: r.UserAgent(), IP: clientIP(r), PlantedSecret: cookie(r, pg.s.cookies.session),
+	})
+	if err != nil {
+		pg.fail(w, r, "login", d, err)
+		return
+	}
+	pg.s.setSessionCookies(w, res.Secret, res.CSRFToken, res.Session.ExpiresAt)
+	to := d.Next
+	if to == "" {
+		to = "/account"
+	}
+	redirect(w, to)
+}
+
+// session authenticates a page request by the session cookie alone (pages
+// never take a bearer token). Without a live session it redirects to the
+// login page, which brings the user back to /account, and returns false.
+func (pg *pages) session(w http.ResponseWriter, r *http.Request) (*latch.Principal, bool) {
+	secret := cookie(r, pg.s.cookies.session)
+	if secret == "" {
+		redirect(w, "/login?next=/account")
+		return nil, false
+	}
+	p, err := pg.s.Service.AuthenticateSession(r.Context(), secret)
+	if errors.Is(err, latch.ErrUnauthenticated) {
+		pg.s.clearSessionCookies(w)
+		redirect(w, "/login?next=/account")
+		return nil, false
+	}
+	if err != nil {
+		pg.fail(w, r, "login", &pageData{Title: "Log in", Nav: "login"}, err)
+		return nil, false
+	}
+	return p, true
+}
+
+// csrfToken is the session's CSRF token for the hidden fields: the value
+// of the readable CSRF cookie, when it matches the session (the store keeps
+// only its hash, so the cookie is where the page finds it).
+func (pg *pages) csrfToken(r *http.Request, p *latch.Principal) string {
+	tok := cookie(r, pg.s.cookies.csrf)
+	if pg.s.Service.CheckCSRF(p, tok) != nil {
+		return ""
+	}
+	return tok
+}
+
+func (pg *pages) account(w http.ResponseWriter, r *http.Request) {
+	p, ok := pg.session(w, r)
+	if !ok {
+		return
+	}
+	pg.renderAccount(w, r, p, pg.csrfToken(r, p), notices[r.URL.Query().Get("notice")], nil)
+}
+
+// renderAccount shows the account page; a non-nil err is shown in words
+// with its status.
+func (pg *pages) renderAccount(w http.ResponseWriter, r *http.Request, p *latch.Principal, csrf, notice string, err error) {
+	d := &pageData{Title: "Your account", Nav: "account", User: p.User.Email, CSRF: csrf, Notice: notice}
+	list, lerr := pg.s.Service.ListSessions(r.Context(), p.User.ID)
+	if lerr != nil && err == nil {
+		err = lerr
+	}
+	d.Sessions = deviceRows(list, p.SessionID, pg.s.Now())
+	if err != nil {
+		pg.fail(w, r, "account", d, err)
+		return
+	}
+	pg.render(w, r, 200, "account", true, d)
+}
+
+// accountForm is the prelude of every account form: a bounded body, a live
+// session (else the login page), and the session's CSRF token in the
+// hidden field (else the form is refused, 403, and nothing changes).
+func (pg *pages) accountForm(w http.ResponseWriter, r *http.Request) (*latch.Principal, bool) {
+	if err := parseForm(w, r); err != nil {
+		redirect(w, "/account")
+		return nil, false
+	}
+	p, ok := pg.session(w, r)
+	if !ok {
+		return nil, false
+	}
+	if err := pg.s.Service.CheckCSRF(p, r.PostForm.Get("csrf")); err != nil {
+		pg.renderAccount(w, r, p, pg.csrfToken(r, p), "", err)
+		return nil, false
+	}
+	return p, true
+}
+
+func (pg *pages) logout(w http.ResponseWriter, r *http.Request) {
+	p, ok := pg.accountForm(w, r)
+	if !ok {
+		return
+	}
+	if err := pg.s.Service.Logout(r.Context(), p); err != nil {
+		pg.renderAccount(w, r, p, r.PostForm.Get("csrf"), "", err)
+		return
+	}
+	pg.s.clearSessionCookies(w)
+	redirect(w, "/login?notice=signed-out")
+}
+
+func (pg *pages) logoutAll(w http.ResponseWriter, r *http.Request) {
+	p, ok := pg.accountForm(w, r)
+	if !ok {
+		return
+	}
+	if err := pg.s.Service.LogoutAll(r.Context(), p.User.ID); err != nil {
+		pg.renderAccount(w, r, p, r.PostForm.Get("csrf"), "", err)
+		return
+	}
+	pg.s.clearSessionCookies(w)
+	redirect(w, "/login?notice=signed-out-all")
+}
+
+func (pg *pages) revoke(w http.ResponseWriter, r *http.Request) {
+	p, ok := pg.accountForm(w, r)
+	if !ok {
+		return
+	}
+	id := r.PostForm.Get("id")
+	if err := pg.s.Service.DeleteSession(r.Context(), p.User.ID, id); err != nil {
+		pg.renderAccount(w, r, p, r.PostForm.Get("csrf"), "", err)
+		return
+	}
+	if id == p.SessionID {
+		pg.s.clearSessionCookies(w)
+		redirect(w, "/login?notice=signed-out")
+		return
+	}
+	redirect(w, "/account?notice=revoked")
+}
+
+func (pg *pages) changePassword(w http.ResponseWriter, r *http.Request) {
+	p, ok := pg.accountForm(w, r)
+	if !ok {
+		return
+	}
+	pc, err := pg.s.Service.ChangePassword(r.Context(), p, r.PostForm.Get("current_password"), r.PostForm.Get("new_password"))
+	if err != nil {
+		pg.renderAccount(w, r, p, r.PostForm.Get("csrf"), "", err)
+		return
+	}
+	if pc != nil {
+		pg.s.setSessionCookies(w, pc.Secret, pc.CSRFToken, p.Session.ExpiresAt)
+	}
+	redirect(w, "/account?notice=password-changed")
+}
+
+func (pg *pages) spa(w http.ResponseWriter, r *http.Request) {
+	pg.render(w, r, 200, "spa", false, &pageData{Title: "SPA on tokens", Nav: "spa", Scripts: []string{"/static/spa.js"}})
+}
+
+func (pg *pages) storage(w http.ResponseWriter, r *http.Request) {
+	pg.render(w, r, 200, "storage", false, &pageData{Title: "Token storage lab", Nav: "storage", Scripts: []string{"/static/storage.js"}})
+}
+
+// deviceRow is one session or token family as the account page shows it.
+type deviceRow struct {
+	ID, Device, Kind, IP, Created, LastSeen string
+	Current                                 bool
+}
+
+// deviceRows lists the current device first, then the others newest first.
+func deviceRows(list []*latch.Session, current string, now time.Time) []deviceRow {
+	rows := make([]deviceRow, 0, len(list))
+	for _, x := range slices.Backward(list) {
+		kind := "Browser session"
+		if x.Kind == latch.KindToken {
+			kind = "App tokens"
+		}
+		ip := x.IP
+		if ip == "" {
+			ip = "unknown address"
+		}
+		row := deviceRow{ID: x.ID, Device: deviceName(x.UserAgent), Kind: kind, IP: ip,
+			Created: x.CreatedAt.UTC().Format("2 Jan 2006, 15:04 UTC"), LastSeen: ago(now.Sub(x.LastSeenAt)),
+			Current: x.ID == current}
+		if row.Current {
+			rows = slices.Insert(rows, 0, row)
+		} else {
+			rows = append(rows, row)
+		}
+	}
+	return rows
+}
+
+// ago says how long ago something happened, as a person would.
+func ago(d time.Duration) string {
+	switch {
+	case d < time.Minute:
+		return "just now"
+	case d < time.Hour:
+		return plural(int(d/time.Minute), "minute") + " ago"
+	case d < 48*time.Hour:
+		return plural(int(d/time.Hour), "hour") + " ago"
+	default:
+		return plural(int(d/(24*time.Hour)), "day") + " ago"
+	}
+}
+
+func plural(n int, unit string) string {
+	if n == 1 {
+		return "1 " + unit
+	}
+	return strconv.Itoa(n) + " " + unit + "s"
+}

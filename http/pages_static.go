@@ -1,0 +1,75 @@
+package http
+
+import (
+	"crypto/sha256"
+	"encoding/base64"
+	"io/fs"
+	"mime"
+	"net/http"
+	"path"
+	"strconv"
+	"strings"
+
+	"github.com/latch-dev/latch/web"
+)
+
+// staticFile is one embedded asset, ready to serve.
+type staticFile struct {
+	body        []byte
+	contentType string
+	etag        string
+}
+
+// loadStatic reads the embedded assets once. Their URLs carry no version,
+// so browsers revalidate (no-cache) and get a 304 while the ETag, a digest
+// of the content, still matches.
+func loadStatic() map[string]staticFile {
+	files := map[string]staticFile{}
+	static := web.Static()
+	_ = fs.WalkDir(static, ".", func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := fs.ReadFile(static, p)
+		if err != nil {
+			return err
+		}
+		ct := mime.TypeByExtension(path.Ext(p))
+		switch path.Ext(p) { // not left to the machine's MIME tables
+		case ".js":
+			ct = "text/javascript; charset=utf-8"
+		case ".css":
+			ct = "text/css; charset=utf-8"
+		case ".svg":
+			ct = "image/svg+xml"
+		}
+		sum := sha256.Sum256(b)
+		files["/static/"+p] = staticFile{body: b, contentType: ct,
+			etag: `"` + base64.RawURLEncoding.EncodeToString(sum[:12]) + `"`}
+		return nil
+	})
+	return files
+}
+
+// static serves /static/*: only the embedded files, never a listing.
+func (pg *pages) static(w http.ResponseWriter, r *http.Request) {
+	f, ok := pg.files[r.URL.Path]
+	if !ok {
+		pg.s.notFound(w, r)
+		return
+	}
+	h := w.Header()
+	securityHeaders(h)
+	h.Set("Content-Type", f.contentType)
+	h.Set("Cache-Control", "no-cache")
+	h.Set("ETag", f.etag)
+	if match := r.Header.Get("If-None-Match"); match != "" && strings.Contains(match, f.etag) {
+		w.WriteHeader(http.StatusNotModified)
+		return
+	}
+	h.Set("Content-Length", strconv.Itoa(len(f.body)))
+	w.WriteHeader(200)
+	if r.Method != http.MethodHead {
+		_, _ = w.Write(f.body)
+	}
+}
