@@ -38,23 +38,7 @@ import (
 var latchBin string
 
 func TestMain(m *testing.M) {
-	os.Exit(runMain(m))
-}
-
-func runMain(m *testing.M) int {
-	dir, err := os.MkdirTemp("", "latch-browser-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	defer os.RemoveAll(dir)
-	built, err := proctest.Build("..", dir, "./cmd/latch")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "browser:", err)
-		return 1
-	}
-	latchBin = built["./cmd/latch"]
-	return m.Run()
+	os.Exit(proctest.Main(m, "browser", "..", func(bins map[string]string) { latchBin = bins["./cmd/latch"] }, "./cmd/latch"))
 }
 
 // server is a running latch.

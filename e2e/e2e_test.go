@@ -10,7 +10,6 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
-	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -29,23 +28,9 @@ var bins struct {
 }
 
 func TestMain(m *testing.M) {
-	os.Exit(runMain(m))
-}
-
-func runMain(m *testing.M) int {
-	dir, err := os.MkdirTemp("", "latch-e2e-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	defer os.RemoveAll(dir)
-	built, err := proctest.Build("..", dir, "./cmd/latch", "./examples/resource-server")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "e2e:", err)
-		return 1
-	}
-	bins.latch, bins.resourceServer = built["./cmd/latch"], built["./examples/resource-server"]
-	return m.Run()
+	os.Exit(proctest.Main(m, "e2e", "..", func(built map[string]string) {
+		bins.latch, bins.resourceServer = built["./cmd/latch"], built["./examples/resource-server"]
+	}, "./cmd/latch", "./examples/resource-server"))
 }
 
 // proc is a started binary (see proctest).

@@ -26,11 +26,9 @@ type SessionCache struct {
 	mu      sync.RWMutex
 	entries map[string]*latch.Session // string(TokenHash) -> immutable snapshot
 	byID    map[string]string         // ID -> string(TokenHash)
-	dirty   map[string]latch.SessionTouch
-	gen     uint64 // bumped by every eviction, so a slow load cannot resurrect
+	gen     uint64                    // bumped by every eviction, so a slow load cannot resurrect
 
-	runMu      sync.Mutex
-	stop, done chan struct{}
+	touches *latch.TouchWriter // the slides not yet in next
 }
 
 var (
@@ -48,83 +46,19 @@ const cacheFlushEvery = 500 * time.Millisecond
 // write the last ones.
 func NewSessionCache(next latch.SessionStore) *SessionCache {
 	return &SessionCache{next: next, max: 200_000, entries: map[string]*latch.Session{},
-		byID: map[string]string{}, dirty: map[string]latch.SessionTouch{}}
+		byID: map[string]string{}, touches: latch.NewTouchWriter(next, cacheFlushEvery, 0)}
 }
 
 // Start writes the batched idle deadlines every half second until Close or
 // until ctx ends; onErr (optional) is told of failed writes, which are
 // retried at the next tick.
-func (c *SessionCache) Start(ctx context.Context, onErr func(error)) {
-	c.runMu.Lock()
-	defer c.runMu.Unlock()
-	if c.stop != nil {
-		return
-	}
-	c.stop, c.done = make(chan struct{}), make(chan struct{})
-	go func() {
-		defer close(c.done)
-		t := time.NewTicker(cacheFlushEvery)
-		defer t.Stop()
-		for {
-			select {
-			case <-c.stop:
-				return
-			case <-ctx.Done():
-				return
-			case <-t.C:
-				fctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-				if err := c.Flush(fctx); err != nil && onErr != nil {
-					onErr(err)
-				}
-				cancel()
-			}
-		}
-	}()
-}
+func (c *SessionCache) Start(ctx context.Context, onErr func(error)) { c.touches.Start(ctx, onErr) }
 
 // Close stops the background writes and writes what is pending.
-func (c *SessionCache) Close() error {
-	c.runMu.Lock()
-	if c.stop != nil {
-		select {
-		case <-c.stop:
-		default:
-			close(c.stop)
-		}
-		<-c.done
-	}
-	c.runMu.Unlock()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	return c.Flush(ctx)
-}
+func (c *SessionCache) Close() error { return c.touches.Close() }
 
-// Flush writes the batched idle deadlines in one TouchSessions call; on
-// failure they stay pending (unless a newer slide came meanwhile).
-func (c *SessionCache) Flush(ctx context.Context) error {
-	c.mu.Lock()
-	if len(c.dirty) == 0 {
-		c.mu.Unlock()
-		return nil
-	}
-	batch := make([]latch.SessionTouch, 0, len(c.dirty))
-	for _, t := range c.dirty {
-		batch = append(batch, t)
-	}
-	c.dirty = map[string]latch.SessionTouch{}
-	c.mu.Unlock()
-	if err := c.next.TouchSessions(ctx, batch); err != nil {
-		c.mu.Lock()
-		for _, t := range batch {
-			if _, ok := c.dirty[t.ID]; !ok {
-				c.dirty[t.ID] = t
-			}
-		}
-		c.mu.Unlock()
-		return err
-	}
-	return nil
-}
+// Flush writes the batched idle deadlines now; on failure they stay pending.
+func (c *SessionCache) Flush(ctx context.Context) error { return c.touches.Flush(ctx) }
 
 // SessionByTokenHash implements latch.SessionStore from memory, loading
 // what it does not hold.
@@ -180,7 +114,7 @@ func (c *SessionCache) UseSession(ctx context.Context, hash []byte, now time.Tim
 	// Written back even when the copy was dropped meanwhile (the bound):
 	// the store must not keep an older deadline than the one answered. For
 	// a deleted session the store ignores it.
-	c.dirty[n.ID] = latch.SessionTouch{ID: n.ID, LastSeenAt: n.LastSeenAt, IdleExpiresAt: n.IdleExpiresAt}
+	c.touches.Add(latch.SessionTouch{ID: n.ID, LastSeenAt: n.LastSeenAt, IdleExpiresAt: n.IdleExpiresAt})
 	return &n, nil
 }
 
@@ -303,7 +237,7 @@ func (c *SessionCache) EvictSession(id string) {
 		delete(c.entries, h)
 		delete(c.byID, id)
 	}
-	delete(c.dirty, id)
+	c.touches.Drop(id)
 }
 
 // errCannotCount is CountLiveSessions over a store that cannot count.

@@ -60,13 +60,10 @@ type SessionStore struct {
 	next latch.SessionStore
 	task *recovery
 
-	mu      sync.Mutex
-	dirty   map[string]latch.SessionTouch // idle deadlines not yet in next
-	expired time.Time                     // last DeleteExpiredSessions: copies dead by then may be gone from next
+	touches *latch.TouchWriter // idle deadlines not yet in next
 
-	runMu sync.Mutex
-	stop  chan struct{}
-	done  chan struct{}
+	mu      sync.Mutex
+	expired time.Time // last DeleteExpiredSessions: copies dead by then may be gone from next
 }
 
 // Sessions returns a SessionStore over next. Call Start to write idle
@@ -75,7 +72,7 @@ type SessionStore struct {
 // milliseconds when Redis answers): copies left by an earlier process may
 // be stale.
 func (c *Client) Sessions(next latch.SessionStore) *SessionStore {
-	s := &SessionStore{c: c, next: next, dirty: map[string]latch.SessionTouch{}}
+	s := &SessionStore{c: c, next: next, touches: latch.NewTouchWriter(next, flushEvery, flushBatch)}
 	s.task = c.register("flush session copies", func(ctx context.Context) error {
 		return c.unlinkMatching(ctx, c.sessionPattern())
 	})
@@ -84,93 +81,24 @@ func (c *Client) Sessions(next latch.SessionStore) *SessionStore {
 
 // Start runs the flusher until Close or until ctx ends.
 func (s *SessionStore) Start(ctx context.Context) {
-	s.runMu.Lock()
-	defer s.runMu.Unlock()
-	if s.stop != nil {
-		return
-	}
-	s.stop, s.done = make(chan struct{}), make(chan struct{})
-	go func() {
-		defer close(s.done)
-		t := time.NewTicker(flushEvery)
-		defer t.Stop()
-		for {
-			select {
-			case <-s.stop:
-				return
-			case <-ctx.Done():
-				return
-			case <-t.C:
-				fctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-				if err := s.Flush(fctx); err != nil {
-					s.c.log.Warn("writing idle deadlines to the database; retrying", "err", err)
-				}
-				cancel()
-			}
-		}
-	}()
+	s.touches.Start(ctx, func(err error) {
+		s.c.log.Warn("writing idle deadlines to the database; retrying", "err", err)
+	})
 }
 
 // Close stops the flusher and writes the pending idle deadlines.
-func (s *SessionStore) Close() error {
-	s.runMu.Lock()
-	if s.stop != nil {
-		close(s.stop)
-		<-s.done
-		s.stop = nil
-	}
-	s.runMu.Unlock()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	return s.Flush(ctx)
-}
+func (s *SessionStore) Close() error { return s.touches.Close() }
 
 // Flush writes the pending idle deadlines to next now. Those it could not
 // write stay pending.
-func (s *SessionStore) Flush(ctx context.Context) error {
-	s.mu.Lock()
-	if len(s.dirty) == 0 {
-		s.mu.Unlock()
-		return nil
-	}
-	batch := make([]latch.SessionTouch, 0, len(s.dirty))
-	for _, t := range s.dirty {
-		batch = append(batch, t)
-	}
-	s.dirty = map[string]latch.SessionTouch{}
-	s.mu.Unlock()
-	for i := 0; i < len(batch); i += flushBatch {
-		chunk := batch[i:min(i+flushBatch, len(batch))]
-		if err := s.next.TouchSessions(ctx, chunk); err != nil {
-			for _, t := range batch[i:] {
-				s.touched(t)
-			}
-			return err
-		}
-	}
-	return nil
-}
+func (s *SessionStore) Flush(ctx context.Context) error { return s.touches.Flush(ctx) }
 
 // touched records a use for the flusher; deadlines never move backwards.
-func (s *SessionStore) touched(t latch.SessionTouch) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if old, ok := s.dirty[t.ID]; ok {
-		t.LastSeenAt, t.IdleExpiresAt = later(old.LastSeenAt, t.LastSeenAt), later(old.IdleExpiresAt, t.IdleExpiresAt)
-	}
-	s.dirty[t.ID] = t
-}
+func (s *SessionStore) touched(t latch.SessionTouch) { s.touches.Add(t) }
 
 // overlay applies this process's pending touches to a session read from
 // next, which lags by up to a flush.
-func (s *SessionStore) overlay(sess *latch.Session) {
-	s.mu.Lock()
-	t, ok := s.dirty[sess.ID]
-	s.mu.Unlock()
-	if ok {
-		sess.LastSeenAt, sess.IdleExpiresAt = later(sess.LastSeenAt, t.LastSeenAt), later(sess.IdleExpiresAt, t.IdleExpiresAt)
-	}
-}
+func (s *SessionStore) overlay(sess *latch.Session) { s.touches.Overlay(sess) }
 
 func (s *SessionStore) trusted() bool { return s.c.trusted(s.task) }
 
@@ -377,9 +305,7 @@ func (s *SessionStore) DeleteSession(ctx context.Context, id string) error {
 		return err
 	}
 	s.invalidate(ctx, old.TokenHash)
-	s.mu.Lock()
-	delete(s.dirty, id)
-	s.mu.Unlock()
+	s.touches.Drop(id)
 	return nil
 }
 

@@ -30,23 +30,7 @@ import (
 var latchBin string
 
 func TestMain(m *testing.M) {
-	os.Exit(runMain(m))
-}
-
-func runMain(m *testing.M) int {
-	dir, err := os.MkdirTemp("", "latch-scale-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	defer os.RemoveAll(dir)
-	built, err := proctest.Build("..", dir, "./cmd/latch")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "scale:", err)
-		return 1
-	}
-	latchBin = built["./cmd/latch"]
-	return m.Run()
+	os.Exit(proctest.Main(m, "scale", "..", func(bins map[string]string) { latchBin = bins["./cmd/latch"] }, "./cmd/latch"))
 }
 
 // unavailable fails the test in CI and skips it, loudly, elsewhere.

@@ -37,6 +37,26 @@ func Build(moduleRoot, dir string, pkgs ...string) (map[string]string, error) {
 	return out, nil
 }
 
+// Main is a TestMain body for a package whose tests start binaries: it
+// builds pkgs of the module at moduleRoot into a temporary directory,
+// hands their paths (by package) to use, runs the tests and removes the
+// directory. A build failure is reported on stderr and fails the run.
+func Main(m *testing.M, name, moduleRoot string, use func(bins map[string]string), pkgs ...string) int {
+	dir, err := os.MkdirTemp("", "latch-"+name+"-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer os.RemoveAll(dir)
+	built, err := Build(moduleRoot, dir, pkgs...)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "%s: %v\n", name, err)
+		return 1
+	}
+	use(built)
+	return m.Run()
+}
+
 // Proc is a started binary whose output is kept for failure reports.
 type Proc struct {
 	Name string
