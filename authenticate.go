@@ -24,14 +24,15 @@ func (s *Service) AuthenticateSession(ctx context.Context, secret string) (*Prin
 		return nil, ErrUnauthenticated
 	}
 	now := s.now()
-	sess, err := s.useSession(ctx, HashSecret(secret), now)
+	hash := HashSecret(secret)
+	sess, err := s.useSession(ctx, hash, now)
 	if errors.Is(err, ErrNotFound) {
 		return nil, ErrUnauthenticated
 	}
 	if err != nil {
 		return nil, storeErr(err)
 	}
-	if sess.Kind != KindSession || !sess.Live(now) || s.revoked.Revoked("", sess.ID, sess.UserID, sess.CreatedAt) {
+	if sess.Kind != KindSession || !sess.Live(now) || s.revoked.RevokedSession(hash, sess) {
 		return nil, ErrUnauthenticated
 	}
 	u, err := activeUser(s.accounts.get(ctx, sess.UserID))

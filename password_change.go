@@ -2,6 +2,7 @@ package latch
 
 import (
 	"context"
+	"encoding/base64"
 	"fmt"
 )
 
@@ -50,7 +51,16 @@ func (s *Service) ChangePassword(ctx context.Context, p *Principal, current, nex
 			others = append(others, x)
 		}
 	}
-	if err := s.revokeSessions(ctx, others...); err != nil {
+	// The current cookie session keeps its record but gets a new secret
+	// below. The old secret is revoked in the log first: a copy of the
+	// session under it that this instance cannot remove (a Redis copy,
+	// while cut off from Redis) is refused by every instance all the same.
+	var extra []*Revocation
+	if p.Method == KindSession && p.Session != nil {
+		extra = append(extra, &Revocation{Kind: RevokeSecret, Value: base64.RawURLEncoding.EncodeToString(p.Session.TokenHash),
+			Expires: p.Session.ExpiresAt, CreatedAt: s.now().UTC()})
+	}
+	if err := s.revokeSessionsWith(ctx, extra, others...); err != nil {
 		return nil, err
 	}
 	s.emit(ctx, Event{Kind: EventPasswordChange, UserID: u.ID, SessionID: p.SessionID,

@@ -2,6 +2,7 @@ package latch
 
 import (
 	"context"
+	"encoding/base64"
 	"sync"
 	"time"
 )
@@ -10,11 +11,21 @@ import (
 type RevocationKind string
 
 // The kinds of revocation: one access token, every token of a session or
-// family, every token of a user issued before a time.
+// family, every token of a user issued before a time, and one replaced
+// session secret.
 const (
 	RevokeJTI RevocationKind = "jti"
 	RevokeSID RevocationKind = "sid"
 	RevokeSub RevocationKind = "sub"
+	// RevokeSecret refuses a session secret that was replaced (a password
+	// change gives the current session a new one): Value is the base64url
+	// SHA-256 of the old secret. The database forgets the old secret at
+	// once, but a copy of the session under it may survive where this
+	// instance could not remove it (the Redis hot copy, while this instance
+	// is cut off from Redis); every instance refuses it through the log.
+	// Server-internal: never sent on the revocation stream (no access token
+	// carries a secret).
+	RevokeSecret RevocationKind = "secret"
 )
 
 // Revocation is one entry of the revocation log. Entries are kept until
@@ -60,6 +71,7 @@ type RevocationList struct {
 	jti    map[string]time.Time // value -> expires
 	sid    map[string]sidEntry
 	sub    map[string]subEntry
+	secret map[string]time.Time // string(SHA-256 of the secret) -> expires
 	cursor int64
 }
 
@@ -73,7 +85,7 @@ func (l *RevocationList) Add(revs ...*Revocation) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.jti == nil {
-		l.jti, l.sid, l.sub = map[string]time.Time{}, map[string]sidEntry{}, map[string]subEntry{}
+		l.jti, l.sid, l.sub, l.secret = map[string]time.Time{}, map[string]sidEntry{}, map[string]subEntry{}, map[string]time.Time{}
 	}
 	for _, r := range revs {
 		switch r.Kind {
@@ -99,6 +111,10 @@ func (l *RevocationList) Add(revs ...*Revocation) {
 				e.expires = r.Expires
 			}
 			l.sub[r.Value] = e
+		case RevokeSecret:
+			if h, err := base64.RawURLEncoding.DecodeString(r.Value); err == nil && r.Expires.After(l.secret[string(h)]) {
+				l.secret[string(h)] = r.Expires
+			}
 		}
 		if r.Seq > l.cursor {
 			l.cursor = r.Seq
@@ -132,6 +148,25 @@ func (l *RevocationList) Revoked(jti, sid, sub string, iat time.Time) bool {
 		if e, ok := l.sub[sub]; ok && iat.Before(e.notBefore) {
 			return true
 		}
+	}
+	return false
+}
+
+// RevokedSession reports whether a session found under the secret whose
+// SHA-256 is hash is revoked: the secret was replaced, or the session's
+// sid, or its user's sessions created before a logout-all. One lock for
+// all three, on the path of every cookie-authenticated request.
+func (l *RevocationList) RevokedSession(hash []byte, s *Session) bool {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	if _, ok := l.secret[string(hash)]; ok {
+		return true
+	}
+	if _, ok := l.sid[s.ID]; ok {
+		return true
+	}
+	if e, ok := l.sub[s.UserID]; ok && s.CreatedAt.Before(e.notBefore) {
+		return true
 	}
 	return false
 }
@@ -173,11 +208,16 @@ func (l *RevocationList) Prune(now time.Time) {
 			delete(l.sub, k)
 		}
 	}
+	for k, exp := range l.secret {
+		if exp.Before(now) {
+			delete(l.secret, k)
+		}
+	}
 }
 
 // Len is the number of live entries, for metrics.
 func (l *RevocationList) Len() int {
 	l.mu.RLock()
 	defer l.mu.RUnlock()
-	return len(l.jti) + len(l.sid) + len(l.sub)
+	return len(l.jti) + len(l.sid) + len(l.sub) + len(l.secret)
 }

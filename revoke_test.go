@@ -96,3 +96,56 @@ func mustAccept(t *testing.T, d *domain, token string) {
 		t.Fatalf("a live access token = %v, want accepted", err)
 	}
 }
+
+// A password change revokes the current session's old secret in the log
+// (RevokeSecret), so that a copy of the session under it elsewhere is
+// refused; the entry never reaches followers of the revocation stream.
+func TestService_ChangePassword_RevokesTheOldSecret(t *testing.T) {
+	ctx := context.Background()
+	const addr, pw = "secret@example.com", "secret-passphrase-1"
+	d := newDomain(t)
+	d.signup(t, addr, pw)
+	res := d.login(t, addr, pw, latch.KindSession)
+	p, err := d.AuthenticateSession(ctx, res.Secret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pc, err := d.ChangePassword(ctx, p, pw, "secret-passphrase-2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	logged, err := d.Revs.RevocationsSince(ctx, 0, d.Clock.Now(), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var secret *latch.Revocation
+	for _, r := range logged {
+		if r.Kind == latch.RevokeSecret {
+			secret = r
+		}
+	}
+	if secret == nil || !secret.Expires.Equal(p.Session.ExpiresAt) {
+		t.Fatalf("log after a password change: %+v; want a secret entry until the session's absolute deadline", logged)
+	}
+	var list latch.RevocationList
+	list.Add(secret)
+	if !list.RevokedSession(latch.HashSecret(res.Secret), p.Session) {
+		t.Fatal("the list does not refuse the replaced secret")
+	}
+	if list.RevokedSession(latch.HashSecret(pc.Secret), p.Session) {
+		t.Fatal("the list refuses the new secret")
+	}
+	sub, err := d.Subscribe(ctx, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Cancel()
+	for _, r := range sub.Replay {
+		if r.Kind == latch.RevokeSecret {
+			t.Fatal("a secret entry was replayed to a stream follower")
+		}
+	}
+	if _, err := d.AuthenticateSession(ctx, pc.Secret); err != nil {
+		t.Fatalf("the new secret = %v", err)
+	}
+}

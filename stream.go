@@ -20,6 +20,9 @@ func (s *Service) broadcast(revs []*Revocation) {
 	defer s.subMu.Unlock()
 	for sub := range s.subs {
 		for _, r := range revs {
+			if !streamed(r) {
+				continue
+			}
 			select {
 			case sub.ch <- r:
 				continue
@@ -31,6 +34,11 @@ func (s *Service) broadcast(revs []*Revocation) {
 		}
 	}
 }
+
+// streamed reports whether followers of the stream see r: what can refuse
+// an access token. A replaced session secret (RevokeSecret) is for the
+// instances alone.
+func streamed(r *Revocation) bool { return r.Kind != RevokeSecret }
 
 // Subscription is a follower of the revocation log: a replay of every entry
 // after a cursor that still matters, then live entries, in Seq order.
@@ -73,7 +81,11 @@ func (s *Service) Subscribe(ctx context.Context, after int64) (*Subscription, er
 			cancel()
 			return nil, storeErr(err)
 		}
-		replay = append(replay, revs...)
+		for _, r := range revs {
+			if streamed(r) {
+				replay = append(replay, r)
+			}
+		}
 		if len(revs) < 1000 {
 			break
 		}

@@ -62,8 +62,10 @@
 //     RevocationStore serves from Redis only what it has checked against
 //     the log, and reads the rest from the log, so a revocation missing
 //     from Redis still reaches every instance's next poll. A session
-//     deletion is refused everywhere through its sid revocation. The one
-//     write left exposed is a token replacement (password change): until
-//     the cut-off instance reconnects and flushes, the others may still
-//     accept the replaced cookie from its stale copy.
+//     deletion is refused everywhere through its sid revocation, and a
+//     replaced session secret (password change) through a secret
+//     revocation (latch.RevokeSecret): the others may keep the stale copy
+//     under the old secret until the cut-off instance reconnects, but they
+//     refuse it from their next poll of the log (within 250 ms; tested with
+//     a proxy that cuts one instance's link, scale/partition_test.go).
 package redis
