@@ -15,8 +15,11 @@ func (s *Service) applyRevocations(revs []*Revocation) {
 	}
 	s.revoked.Add(revs...)
 	for _, r := range revs {
-		if r.Kind == RevokeSID {
+		switch r.Kind {
+		case RevokeSID:
 			s.evict(r.Value)
+		case KeysChanged:
+			s.onKeysChanged()
 		}
 	}
 }

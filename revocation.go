@@ -26,7 +26,20 @@ const (
 	// Server-internal: never sent on the revocation stream (no access token
 	// carries a secret).
 	RevokeSecret RevocationKind = "secret"
+	// KeysChanged is not a revocation but travels the same way: the
+	// signing keys changed (a rotation by `latch keys rotate`; Value is
+	// the new kid), and every instance reloads them from the database at
+	// once rather than at its next periodic reload. Instance-internal,
+	// like RevokeSecret: verifiers refetch the JWKS on an unknown kid.
+	KeysChanged RevocationKind = "keys"
 )
+
+// KeysChangedEntry is the log entry that tells every instance to reload
+// the signing keys after kid was added at now. It stays in the log for a
+// day, long enough for any instance that was away to see it.
+func KeysChangedEntry(kid string, now time.Time) *Revocation {
+	return &Revocation{Kind: KeysChanged, Value: kid, Expires: now.Add(24 * time.Hour), CreatedAt: now}
+}
 
 // Revocation is one entry of the revocation log. Entries are kept until
 // Expires, when every token they could refuse has expired anyway.

@@ -39,15 +39,17 @@ type Config struct {
 	// families beyond this many. Default 0: unlimited.
 	MaxSessionsPerUser int
 
-	// SingleWriter says that this process is the only writer of the stores
-	// (the embedded SQLite default, memory): accounts read once stay cached
-	// until this process changes them, and the revocation log needs no
-	// polling. When false (several instances on one database), accounts are
-	// reloaded after a second and the log is polled every FollowInterval.
+	// SingleWriter says that this process is the only server writing the
+	// stores (the embedded SQLite default, memory): accounts read once stay
+	// cached until this process changes them, and the revocation log is
+	// polled only for what admin commands add (a revocation, a key
+	// rotation), every second. When false (several instances on one
+	// database), accounts are reloaded after a second and the log is
+	// polled every FollowInterval.
 	SingleWriter bool
 	// FollowInterval is how often the durable revocation log is polled for
-	// entries other instances added. Default: 250 ms, or never with
-	// SingleWriter. Negative: never.
+	// entries other instances and admin commands added. Default: 250 ms, or
+	// 1 s with SingleWriter. Negative: never.
 	FollowInterval time.Duration
 }
 
@@ -76,8 +78,11 @@ func (c Config) withDefaults() Config {
 	def(&c.RefreshAbsoluteTTL, DefaultRefreshAbsoluteTTL)
 	def(&c.SessionIdleTimeout, DefaultSessionIdleTimeout)
 	def(&c.SessionAbsoluteTimeout, DefaultSessionAbsoluteTimeout)
-	if c.FollowInterval == 0 && !c.SingleWriter {
+	if c.FollowInterval == 0 {
 		c.FollowInterval = DefaultFollowInterval
+		if c.SingleWriter {
+			c.FollowInterval = time.Second
+		}
 	}
 	return c
 }
@@ -139,6 +144,10 @@ type Deps struct {
 	Now func() time.Time
 	// Rand is the source of every secret. Default crypto/rand.
 	Rand io.Reader
+	// OnKeysChanged, when set, is called when the log says the signing
+	// keys changed (KeysChanged), from this process, the bus or another
+	// instance: reload them. It must not block.
+	OnKeysChanged func()
 	// OnEvent, when set, is told of every security event (the audit trail
 	// and the metrics; see Event, AuditLogger and Events). It is called on
 	// the request's goroutine and must not block.
@@ -166,6 +175,7 @@ type Service struct {
 	now            func() time.Time
 	rand           io.Reader
 	onEvent        func(context.Context, Event)
+	onKeysChanged  func()
 
 	revoked     RevocationList
 	accounts    *userCache
@@ -206,7 +216,7 @@ func New(cfg Config, deps Deps) (*Service, error) {
 		cfg: cfg.withDefaults(), users: deps.Users, sessions: deps.Sessions, revocations: deps.Revocations,
 		hasher: deps.Hasher, signer: deps.Signer, verifier: deps.Verifier, throttle: deps.Throttle, bus: deps.Bus,
 		normalizeEmail: deps.NormalizeEmail, checkPassword: deps.CheckPassword, dummyHash: deps.DummyHash,
-		logger: deps.Logger, now: deps.Now, rand: deps.Rand, onEvent: deps.OnEvent,
+		logger: deps.Logger, now: deps.Now, rand: deps.Rand, onEvent: deps.OnEvent, onKeysChanged: deps.OnKeysChanged,
 		evict: func(string) {},
 		subs:  map[*subscriber]struct{}{},
 		kick:  make(chan struct{}, 1),
@@ -219,6 +229,9 @@ func New(cfg Config, deps Deps) (*Service, error) {
 	}
 	if s.rand == nil {
 		s.rand = rand.Reader
+	}
+	if s.onKeysChanged == nil {
+		s.onKeysChanged = func() {}
 	}
 	if s.onEvent == nil {
 		s.onEvent = func(context.Context, Event) {}

@@ -75,13 +75,13 @@ func TestNew_Config(t *testing.T) {
 			t.Fatalf("Config() = %+v, want %+v", got, want)
 		}
 	})
-	t.Run("a single writer polls nothing", func(t *testing.T) {
+	t.Run("a single writer polls for admin commands, every second", func(t *testing.T) {
 		s, err := latch.New(latch.Config{Issuer: testIssuer, SingleWriter: true}, deps)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if fi := s.Config().FollowInterval; fi != 0 {
-			t.Fatalf("FollowInterval = %v with SingleWriter, want 0 (no polling)", fi)
+		if fi := s.Config().FollowInterval; fi != time.Second {
+			t.Fatalf("FollowInterval = %v with SingleWriter, want 1s", fi)
 		}
 	})
 }

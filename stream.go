@@ -36,9 +36,9 @@ func (s *Service) broadcast(revs []*Revocation) {
 }
 
 // streamed reports whether followers of the stream see r: what can refuse
-// an access token. A replaced session secret (RevokeSecret) is for the
-// instances alone.
-func streamed(r *Revocation) bool { return r.Kind != RevokeSecret }
+// an access token. A replaced session secret (RevokeSecret) and a change
+// of keys (KeysChanged) are for the instances alone.
+func streamed(r *Revocation) bool { return r.Kind != RevokeSecret && r.Kind != KeysChanged }
 
 // Subscription is a follower of the revocation log: a replay of every entry
 // after a cursor that still matters, then live entries, in Seq order.

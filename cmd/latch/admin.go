@@ -160,6 +160,11 @@ func keysRotate(ctx context.Context, args []string, stdout io.Writer, getenv fun
 	if err := st.keys.RotateKey(ctx, k); err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "new signing key %s (%s); running servers use it within 10s\n", id, cfg.JWTAlg)
+	// Announced in the revocation log, which every instance polls: they
+	// reload the keys within a second instead of at their next reload.
+	if err := st.revs.AddRevocations(ctx, []*latch.Revocation{latch.KeysChangedEntry(id, time.Now().UTC())}); err != nil {
+		return fmt.Errorf("the key is stored; announcing it failed (instances reload within 10 s): %w", err)
+	}
+	fmt.Fprintf(stdout, "new signing key %s (%s); running servers use it within a second\n", id, cfg.JWTAlg)
 	return nil
 }

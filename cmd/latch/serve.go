@@ -143,6 +143,17 @@ type keyMaterial struct {
 	set    *jose.KeySet
 	store  latch.KeyStore
 	sealer *jose.Sealer
+	// changed is signalled when the log says the keys changed
+	// (latch.KeysChanged); serve reloads at once.
+	changed chan struct{}
+}
+
+// keysChanged asks for a reload now (latch.Deps.OnKeysChanged); never blocks.
+func (km *keyMaterial) keysChanged() {
+	select {
+	case km.changed <- struct{}{}:
+	default: // a reload is already due
+	}
 }
 
 func loadKeys(ctx context.Context, cfg *Config, st latch.KeyStore) (*keyMaterial, error) {
@@ -151,9 +162,9 @@ func loadKeys(ctx context.Context, cfg *Config, st latch.KeyStore) (*keyMaterial
 		if err != nil {
 			return nil, usageError{fmt.Errorf("--hs256-secret: %w", err)}
 		}
-		return &keyMaterial{set: set, store: st}, nil
+		return &keyMaterial{set: set, store: st, changed: make(chan struct{}, 1)}, nil
 	}
-	km := &keyMaterial{store: st}
+	km := &keyMaterial{store: st, changed: make(chan struct{}, 1)}
 	if cfg.MasterKey != "" {
 		s, err := jose.NewSealer(cfg.MasterKey)
 		if err != nil {
@@ -299,9 +310,10 @@ func serve(ctx context.Context, args []string, stderr io.Writer, getenv func(str
 			case <-ctx.Done():
 				return
 			case <-t.C:
-				if err := km.reload(ctx, cfg.AccessTTL); err != nil && ctx.Err() == nil {
-					logger.Warn("reloading signing keys", "err", err)
-				}
+			case <-km.changed: // a rotation, announced in the log
+			}
+			if err := km.reload(ctx, cfg.AccessTTL); err != nil && ctx.Err() == nil {
+				logger.Warn("reloading signing keys", "err", err)
 			}
 		}
 	}()
@@ -358,6 +370,7 @@ func newService(ctx context.Context, cfg *Config, st *stores, sh *shared, km *ke
 		Hasher: hasher, Signer: jose.NewSigner(km.set),
 		Verifier:       &reloadingVerifier{next: verifier, reload: func(ctx context.Context) error { return km.reload(ctx, cfg.AccessTTL) }},
 		Throttle:       sh.throttle,
+		OnKeysChanged:  km.keysChanged,
 		NormalizeEmail: email.Normalize, CheckPassword: password.NewPolicy().Check, DummyHash: hasher.Dummy(),
 		Logger: logger, OnEvent: latch.Events(count, audit),
 	}
