@@ -184,6 +184,12 @@ func TestOutage_Postgres(t *testing.T) {
 	insts := p.insts
 	A := insts[0]
 	sess, tok, oldSess, oldTok := p.creds(t)
+	// An account only B has seen: its session's copy is in Redis, but A
+	// never loaded the account, and cannot without PostgreSQL.
+	stranger := newEmail("stranger")
+	signup(t, insts[1].url, stranger)
+	unseen := loginSession(t, insts[1].url, stranger, "a session of an account A has never seen")
+	expectWhoami(t, insts[1], unseen, 200, "before the outage, on B")
 	ld := startLoad(t, insts, sess, tok, oldSess, oldTok)
 	time.Sleep(300 * time.Millisecond)
 
@@ -194,6 +200,11 @@ func TestOutage_Postgres(t *testing.T) {
 	for _, in := range insts {
 		expectWhoami(t, in, sess, 200, "PostgreSQL down: a session, from Redis")
 		expectWhoami(t, in, tok, 200, "PostgreSQL down: a token, in memory")
+	}
+	// Fail closed: A cannot check the account behind a session it has
+	// never seen (disabled? deleted?), so it does not guess.
+	if r := whoami(t, A, unseen); r.status != 503 || r.code() != "unavailable" {
+		t.Errorf("PostgreSQL down: a session of an account A never saw: %s, want 503 unavailable", r)
 	}
 	newcomer := newEmail("newcomer")
 	expectWritesUnavailable(t, insts, writes(p.email, newcomer, tok.refresh, sess, tok), "PostgreSQL down")
@@ -218,7 +229,11 @@ func TestOutage_Postgres(t *testing.T) {
 
 	ld.setPhase("PG back")
 	p.pg.start(t)
+	restarted := time.Now()
 	t.Log("PostgreSQL restarted")
+	took := pollStatus(t, "the unseen account's session on A after PostgreSQL is back", "GET", A.url+"/v1/whoami", unseen.a, 200, 15*time.Second)
+	t.Logf("A serves the session of an account it had never seen %v after PostgreSQL restarted (%v after the poll began)",
+		time.Since(restarted).Round(time.Millisecond), took.Round(time.Millisecond))
 	for _, in := range insts {
 		took := waitReady(t, in, 200, "ok", "ok", 15*time.Second)
 		t.Logf("%s: /readyz ok again %v after PostgreSQL answered", in.name, took.Round(time.Millisecond))
