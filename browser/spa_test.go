@@ -1,12 +1,15 @@
 package browser_test
 
 import (
+	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 )
 
@@ -153,5 +156,76 @@ func TestSPA_TwoTabsRefreshTogether(t *testing.T) {
 	two.waitUntil("the second tab after a reload", visible("call-api"), 10*time.Second)
 	if got := two.callAPI(); !strings.Contains(got, "HTTP 200") {
 		t.Fatalf("after the races: %q", got)
+	}
+}
+
+// TestSPA_RetriesOnceAfterA401: the access token the tab holds is revoked
+// behind its back (RFC 7009, as a resource server would); the next API call
+// gets 401, refreshes once (the family is alive) and retries with the new
+// token, so the person sees an answer, not an error.
+func TestSPA_RetriesOnceAfterA401(t *testing.T) {
+	const client, secret = "rs1", "rs1-secret-0123456789abcdef"
+	srv := startLatch(t, "--client", client+":"+secret)
+	srv.signup(t, "fay@example.com", pw)
+	b := newTab(t, newBrowser(t), srv)
+
+	var mu sync.Mutex
+	var bearers []string
+	if err := chromedp.Listen(b.ctx, func(ev any) {
+		if e, ok := ev.(*network.EventRequestWillBeSent); ok && strings.HasSuffix(e.Request.URL, "/v1/whoami") {
+			for k, v := range e.Request.Headers {
+				h, ok := v.(string)
+				if !ok || !strings.EqualFold(k, "Authorization") {
+					continue
+				}
+				mu.Lock()
+				bearers = append(bearers, strings.TrimPrefix(h, "Bearer "))
+				mu.Unlock()
+			}
+		}
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := chromedp.Call(b.ctx, network.Enable, network.EnableParams{}); err != nil {
+		t.Fatal(err)
+	}
+	b.spaLogin("fay@example.com", pw)
+	if got := b.callAPI(); !strings.Contains(got, "HTTP 200") {
+		t.Fatalf("api-result %q", got)
+	}
+	mu.Lock()
+	if len(bearers) == 0 {
+		mu.Unlock()
+		t.Fatal("no bearer token seen on the SPA's whoami")
+	}
+	held := bearers[len(bearers)-1]
+	mu.Unlock()
+
+	req, err := http.NewRequest("POST", srv.URL+"/oauth2/revoke", strings.NewReader(url.Values{"token": {held}}.Encode()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.SetBasicAuth(client, secret)
+	res, err := httpc.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != 200 {
+		t.Fatalf("revoking the tab's access token: %d", res.StatusCode)
+	}
+
+	before := b.refreshCount()
+	if got := b.callAPI(); !strings.Contains(got, "HTTP 200") || !strings.Contains(got, "fay@example.com") {
+		t.Fatalf("after the revocation: api-result %q, error %q; want the retry's answer", got, b.text("error"))
+	}
+	if n := b.refreshCount(); n != before+1 {
+		t.Fatalf("refresh-count %d after a 401, want %d (one refresh, then the retry)", n, before+1)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if last := bearers[len(bearers)-1]; last == held {
+		t.Fatal("the retry sent the revoked token again")
 	}
 }
