@@ -23,6 +23,7 @@ import (
 	"github.com/latch-dev/latch/redis"
 	"github.com/latch-dev/latch/sqlite"
 	goredis "github.com/redis/go-redis/v9"
+	"github.com/spf13/cobra"
 )
 
 // stores is one opened database: every store interface and its lifecycle.
@@ -210,29 +211,46 @@ func newLogger(cfg *Config, w io.Writer) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, opts))
 }
 
+func serveCmd(a *app) *cobra.Command {
+	var cfg Config
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "run the server",
+		Long: `Run the server until SIGTERM or SIGINT, then drain in-flight requests for
+up to 10 s and exit 0. The first line logged once the socket is bound is
+"listening addr=HOST:PORT", at any --log-level. The flags are the contract
+of docs/API.md §1.`,
+		Example: `  latch serve
+  latch serve --addr 127.0.0.1:0 --db sqlite:/var/lib/latch/latch.db --master-key "$KEY"
+  LATCH_DB='postgres://latch@db/latch' LATCH_REDIS=redis://cache:6379/0 latch serve --issuer https://auth.example.com`,
+		Args: args(),
+		RunE: runE(func(cmd *cobra.Command, _ []string) error {
+			if err := cfg.validate(); err != nil {
+				return usageError{err}
+			}
+			return serve(cmd.Context(), &cfg, a.stderr)
+		}),
+	}
+	cfg.define(cmd.Flags())
+	return cmd
+}
+
 // serve runs the server until ctx ends (SIGTERM, SIGINT), then drains
 // in-flight requests for up to 10 s and exits cleanly.
-func serve(ctx context.Context, args []string, stderr io.Writer, getenv func(string) string) error {
-	var cfg Config
-	if err := parseFlags(cfg.flagSet("serve"), args, getenv); err != nil {
-		return usageError{err}
-	}
-	if err := cfg.validate(); err != nil {
-		return usageError{err}
-	}
-	logger := newLogger(&cfg, stderr)
+func serve(ctx context.Context, cfg *Config, stderr io.Writer) error {
+	logger := newLogger(cfg, stderr)
 
 	st, err := openStores(ctx, cfg.DB)
 	if err != nil {
 		return err
 	}
 	defer st.close()
-	sh, err := openShared(ctx, &cfg, st, logger)
+	sh, err := openShared(ctx, cfg, st, logger)
 	if err != nil {
 		return err
 	}
 	defer sh.close()
-	km, err := loadKeys(ctx, &cfg, st.keys)
+	km, err := loadKeys(ctx, cfg, st.keys)
 	if err != nil {
 		return err
 	}
@@ -248,7 +266,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer, getenv func(str
 	issuer := cfg.issuer(ln.Addr().String())
 
 	metrics := http.NewMetrics()
-	svc, err := newService(ctx, &cfg, st, sh, km, issuer, logger, metrics)
+	svc, err := newService(ctx, cfg, st, sh, km, issuer, logger, metrics)
 	if err != nil {
 		return err
 	}
@@ -371,6 +389,10 @@ func newService(ctx context.Context, cfg *Config, st *stores, sh *shared, km *ke
 		// revocation log polled, so that a revocation on another instance is
 		// refused within 1 s.
 		SingleWriter: st.single,
+		// The only writer still reads the log once a second, for what the
+		// admin commands (`latch sessions revoke`, `latch user disable`)
+		// write to the same file from another process.
+		FollowInterval: followInterval(st.single),
 	}, deps)
 	if err != nil {
 		return nil, err
@@ -379,6 +401,15 @@ func newService(ctx context.Context, cfg *Config, st *stores, sh *shared, km *ke
 		return nil, err
 	}
 	return svc, nil
+}
+
+// followInterval is how often the revocation log is polled: the Service's
+// default with several instances; once a second for the only writer.
+func followInterval(single bool) time.Duration {
+	if single {
+		return time.Second
+	}
+	return 0
 }
 
 // dbKind names the database without its credentials.
