@@ -32,4 +32,12 @@ type UserStore interface {
 	// UpdateUser writes PasswordHash, Role, Disabled and UpdatedAt of an
 	// existing user; ErrNotFound when unknown.
 	UpdateUser(ctx context.Context, u *User) error
+	// DeleteUser removes the account; ErrNotFound when unknown. It removes
+	// the account only: its sessions and tokens are revoked by the caller
+	// first (Service.DeleteUser).
+	DeleteUser(ctx context.Context, id string) error
+	// ListUsers returns the accounts whose email sorts after after (bytewise;
+	// "" for the first page), ordered by email, at most limit of them
+	// (limit <= 0: all). For the admin command line.
+	ListUsers(ctx context.Context, after string, limit int) ([]*User, error)
 }

@@ -56,3 +56,10 @@ func (c *userCache) put(u *User) {
 	}
 	c.m[u.ID] = cachedUser{u: u, at: c.now()}
 }
+
+// drop forgets an account (deleted).
+func (c *userCache) drop(id string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	delete(c.m, id)
+}

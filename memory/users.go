@@ -3,6 +3,8 @@ package memory
 import (
 	"context"
 	"fmt"
+	"slices"
+	"strings"
 	"sync"
 
 	"github.com/latch-dev/latch"
@@ -68,4 +70,34 @@ func (m *UserStore) UpdateUser(_ context.Context, u *latch.User) error {
 	// The stored struct is never handed out, so it can change in place.
 	cur.PasswordHash, cur.Role, cur.Disabled, cur.UpdatedAt = u.PasswordHash, u.Role, u.Disabled, u.UpdatedAt
 	return nil
+}
+
+// DeleteUser implements latch.UserStore.
+func (m *UserStore) DeleteUser(_ context.Context, id string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	u, ok := m.byID[id]
+	if !ok {
+		return latch.ErrNotFound
+	}
+	delete(m.byID, id)
+	delete(m.byEmail, u.Email)
+	return nil
+}
+
+// ListUsers implements latch.UserStore.
+func (m *UserStore) ListUsers(_ context.Context, after string, limit int) ([]*latch.User, error) {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	var us []*latch.User
+	for _, u := range m.byEmail {
+		if u.Email > after {
+			us = append(us, copyUser(u))
+		}
+	}
+	slices.SortFunc(us, func(a, b *latch.User) int { return strings.Compare(a.Email, b.Email) })
+	if limit > 0 && len(us) > limit {
+		us = us[:limit]
+	}
+	return us, nil
 }

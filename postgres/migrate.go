@@ -56,15 +56,10 @@ func (db *DB) migrate(ctx context.Context, schema string) error {
 		return err
 	}
 	latest := len(ms)
-	var current int
-	octx, cancel := db.op(ctx)
-	err = db.pool.QueryRow(octx, `SELECT COALESCE(MAX(version), 0) FROM schema_version`).Scan(&current)
-	cancel()
-	var pe *pgconn.PgError
+	current, err := db.schemaVersion(ctx)
 	switch {
-	case errors.As(err, &pe) && pe.Code == "42P01": // undefined_table: a new database
 	case err != nil:
-		return db.fail(ctx, op, err)
+		return err
 	case current > latest:
 		return newerSchema(current, latest)
 	case current == latest:
@@ -127,4 +122,48 @@ func (db *DB) migrate(ctx context.Context, schema string) error {
 // this one does not know what the newer schema means, so it must not use it.
 func newerSchema(current, latest int) error {
 	return fmt.Errorf("postgres: database schema version %d is newer than this latch supports (%d); upgrade latch", current, latest)
+}
+
+// Pending returns the names of the migrations that Open would apply to the
+// database at url (with the same options), in order, without applying
+// them: every migration for an empty database or a schema that does not
+// exist yet, none for an up-to-date one. It fails, as Open does, when the
+// database is unreachable or its schema is newer than this package knows.
+// For `latch migrate --check`.
+func Pending(ctx context.Context, url string, opts ...Option) ([]string, error) {
+	ms, err := loadMigrations()
+	if err != nil {
+		return nil, err
+	}
+	db, _, err := connect(ctx, url, opts...)
+	if err != nil {
+		return nil, err
+	}
+	defer db.Close()
+	current, err := db.schemaVersion(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if current > len(ms) {
+		return nil, newerSchema(current, len(ms))
+	}
+	var names []string
+	for _, m := range ms[current:] {
+		names = append(names, m.Name)
+	}
+	return names, nil
+}
+
+// schemaVersion is the latest migration applied; 0 for a database (or
+// schema) without latch's tables.
+func (db *DB) schemaVersion(ctx context.Context) (int, error) {
+	var current int
+	octx, cancel := db.op(ctx)
+	defer cancel()
+	err := db.pool.QueryRow(octx, `SELECT COALESCE(MAX(version), 0) FROM schema_version`).Scan(&current)
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) && pe.Code == "42P01" { // undefined_table: a new database
+		return 0, nil
+	}
+	return current, db.fail(ctx, "schema version", err)
 }

@@ -124,6 +124,20 @@ func WithMaxConns(n int) Option {
 // other, and a failed migration changes nothing. The migration is bounded
 // by ctx only: it may wait for another instance's.
 func Open(ctx context.Context, url string, opts ...Option) (*DB, error) {
+	db, schema, err := connect(ctx, url, opts...)
+	if err != nil {
+		return nil, err
+	}
+	if err := db.migrate(ctx, schema); err != nil {
+		db.pool.Close()
+		return nil, err
+	}
+	return db, nil
+}
+
+// connect opens the connection pool of Open, without migrating, and
+// returns the schema of WithSchema.
+func connect(ctx context.Context, url string, opts ...Option) (*DB, string, error) {
 	o := options{timeout: DefaultTimeout}
 	for _, opt := range opts {
 		opt(&o)
@@ -135,7 +149,7 @@ func Open(ctx context.Context, url string, opts ...Option) (*DB, error) {
 	if err != nil {
 		// pgx masks the passwords it can recognise in a malformed string;
 		// "can" is not enough, so none of the string is repeated here.
-		return nil, errors.New("postgres: the database URL does not parse (details withheld, as it may hold a password)")
+		return nil, "", errors.New("postgres: the database URL does not parse (details withheld, as it may hold a password)")
 	}
 	if cfg.ConnConfig.ConnectTimeout == 0 {
 		cfg.ConnConfig.ConnectTimeout = o.timeout
@@ -161,14 +175,9 @@ func Open(ctx context.Context, url string, opts ...Option) (*DB, error) {
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
-		return nil, fmt.Errorf("postgres: %w", err)
+		return nil, "", fmt.Errorf("postgres: %w", err)
 	}
-	db := &DB{pool: pool, timeout: o.timeout}
-	if err := db.migrate(ctx, o.schema); err != nil {
-		pool.Close()
-		return nil, err
-	}
-	return db, nil
+	return &DB{pool: pool, timeout: o.timeout}, o.schema, nil
 }
 
 // Close closes every connection, waiting for those in use to be returned.

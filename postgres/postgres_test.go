@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -656,5 +657,38 @@ func TestDB_DeploymentID(t *testing.T) {
 	}
 	if idA == idB {
 		t.Errorf("two databases share the deployment ID %q", idA)
+	}
+}
+
+func TestPending(t *testing.T) {
+	ctx := t.Context()
+	url := needPostgres(t)
+	schema := newSchema(t)
+	all, err := postgres.Pending(ctx, url, postgres.WithSchema(schema))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(all) < 2 || all[0] != "0001_init.sql" {
+		t.Fatalf("Pending of a new schema = %v, want every migration from 0001_init.sql", all)
+	}
+	var exists bool
+	if err := rawConn(t, "public").QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1)`, schema).Scan(&exists); err != nil || exists {
+		t.Fatalf("Pending created the schema (%v, %v)", exists, err)
+	}
+	openIn(t, schema)
+	if none, err := postgres.Pending(ctx, url, postgres.WithSchema(schema)); err != nil || len(none) != 0 {
+		t.Fatalf("Pending after Open = %v, %v; want none", none, err)
+	}
+	if _, err := rawConn(t, schema).Exec(ctx, `DELETE FROM schema_version WHERE version = 2`); err != nil {
+		t.Fatal(err)
+	}
+	if one, err := postgres.Pending(ctx, url, postgres.WithSchema(schema)); err != nil || !slices.Equal(one, all[1:]) {
+		t.Fatalf("Pending with the last version unrecorded = %v, %v; want %v", one, err, all[1:])
+	}
+	if _, err := rawConn(t, schema).Exec(ctx, `INSERT INTO schema_version (version) VALUES (999)`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := postgres.Pending(ctx, url, postgres.WithSchema(schema)); err == nil || !strings.Contains(err.Error(), "newer") {
+		t.Fatalf("Pending of a newer schema = %v, want an error", err)
 	}
 }

@@ -44,3 +44,19 @@ func (db *DB) UpdateUser(ctx context.Context, u *latch.User) error {
 	return db.one(ctx, "update user", `UPDATE users SET password_hash = $1, role = $2, disabled = $3, updated_at = $4 WHERE id = $5`,
 		u.PasswordHash, u.Role, u.Disabled, u.UpdatedAt, u.ID)
 }
+
+// DeleteUser implements latch.UserStore.
+func (db *DB) DeleteUser(ctx context.Context, id string) error {
+	return db.one(ctx, "delete user", `DELETE FROM users WHERE id = $1`, id)
+}
+
+// ListUsers implements latch.UserStore. Emails compare bytewise (COLLATE
+// "C"), whatever the database's collation, as the other stores compare them.
+func (db *DB) ListUsers(ctx context.Context, after string, limit int) ([]*latch.User, error) {
+	var lim *int
+	if limit > 0 {
+		lim = &limit
+	}
+	return list(ctx, db, "list users", scanUser,
+		`SELECT `+userColumns+` FROM users WHERE email COLLATE "C" > $1 ORDER BY email COLLATE "C" LIMIT $2`, after, lim)
+}

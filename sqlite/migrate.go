@@ -4,7 +4,11 @@ import (
 	"context"
 	"database/sql"
 	"embed"
+	"errors"
 	"fmt"
+	"io/fs"
+	"os"
+	"strings"
 	"time"
 
 	"github.com/latch-dev/latch/internal/migrations"
@@ -64,4 +68,46 @@ func migrate(ctx context.Context, w *sql.DB) error {
 		}
 	}
 	return fail(ctx, "migrate", tx.Commit())
+}
+
+// Pending returns the names of the migrations that Open would apply to the
+// database file at path, in order, without applying them or creating the
+// file: every migration for a file that does not exist yet, none for an
+// up-to-date one. It fails, as Open does, when the schema is newer than
+// this package knows. For `latch migrate --check`.
+func Pending(ctx context.Context, path string) ([]string, error) {
+	ms, err := loadMigrations()
+	if err != nil {
+		return nil, err
+	}
+	if path == "" || path == ":memory:" || strings.HasPrefix(path, "file:") || strings.ContainsAny(path, "?#") {
+		return nil, fmt.Errorf("sqlite: %q is not a database file name", path)
+	}
+	current := 0
+	if _, err := os.Stat(path); err == nil {
+		r, err := sql.Open("sqlite", fmt.Sprintf("%s?_busy_timeout=%d&_query_only=1", path, busyTimeout.Milliseconds()))
+		if err != nil {
+			return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+		}
+		defer r.Close()
+		var n int
+		if err := r.QueryRowContext(ctx, `SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'schema_version'`).Scan(&n); err != nil {
+			return nil, fail(ctx, "pending migrations", err)
+		}
+		if n > 0 {
+			if err := r.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_version`).Scan(&current); err != nil {
+				return nil, fail(ctx, "pending migrations", err)
+			}
+		}
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("sqlite: %w", err)
+	}
+	if current > len(ms) {
+		return nil, fmt.Errorf("sqlite: database schema version %d is newer than this latch supports (%d); upgrade latch", current, len(ms))
+	}
+	var names []string
+	for _, m := range ms[current:] {
+		names = append(names, m.Name)
+	}
+	return names, nil
 }

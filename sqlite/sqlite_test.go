@@ -5,8 +5,12 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"io/fs"
+	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -229,5 +233,42 @@ func TestDB_twoHandlesOneFile(t *testing.T) {
 		if err != nil {
 			t.Errorf("writer %d: %v", i, err)
 		}
+	}
+}
+
+func TestPending(t *testing.T) {
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "latch.db")
+	all, err := sqlite.Pending(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(all) == 0 || all[0] != "0001_init.sql" {
+		t.Fatalf("Pending of a missing file = %v, want every migration from 0001_init.sql", all)
+	}
+	if _, err := os.Stat(path); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("Pending created the file (stat: %v)", err)
+	}
+	if err := openAt(t, path).Close(); err != nil {
+		t.Fatal(err)
+	}
+	if none, err := sqlite.Pending(ctx, path); err != nil || len(none) != 0 {
+		t.Fatalf("Pending after Open = %v, %v; want none", none, err)
+	}
+	raw := rawOpen(t, path)
+	if _, err := raw.Exec(`DELETE FROM schema_version`); err != nil {
+		t.Fatal(err)
+	}
+	if again, err := sqlite.Pending(ctx, path); err != nil || !slices.Equal(again, all) {
+		t.Fatalf("Pending with no version recorded = %v, %v; want %v", again, err, all)
+	}
+	if _, err := raw.Exec(`INSERT INTO schema_version (version, applied_at) VALUES (999, 0)`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sqlite.Pending(ctx, path); err == nil || !strings.Contains(err.Error(), "newer") {
+		t.Fatalf("Pending of a newer schema = %v, want an error", err)
+	}
+	if _, err := sqlite.Pending(ctx, ":memory:"); err == nil {
+		t.Fatal("Pending(:memory:) succeeded")
 	}
 }

@@ -55,6 +55,34 @@ func (db *DB) UpdateUser(ctx context.Context, u *latch.User) error {
 	return affected(ctx, "update user", res, err)
 }
 
+// DeleteUser implements latch.UserStore.
+func (db *DB) DeleteUser(ctx context.Context, id string) error {
+	res, err := db.exec(ctx, nil, `DELETE FROM users WHERE id = ?`, id)
+	return affected(ctx, "delete user", res, err)
+}
+
+// ListUsers implements latch.UserStore. Emails compare bytewise (SQLite's
+// BINARY collation), as the other stores compare them.
+func (db *DB) ListUsers(ctx context.Context, after string, limit int) ([]*latch.User, error) {
+	if limit <= 0 {
+		limit = -1 // SQLite: no limit
+	}
+	rows, err := db.rows(ctx, `SELECT `+userColumns+` FROM users WHERE email > ? ORDER BY email LIMIT ?`, after, limit)
+	if err != nil {
+		return nil, fail(ctx, "list users", err)
+	}
+	defer rows.Close()
+	var us []*latch.User
+	for rows.Next() {
+		u, err := scanUser(rows)
+		if err != nil {
+			return nil, fail(ctx, "list users", err)
+		}
+		us = append(us, u)
+	}
+	return us, fail(ctx, "list users", rows.Err())
+}
+
 // affected maps the result of a write to one row: ErrNotFound when it
 // touched none.
 func affected(ctx context.Context, op string, res sql.Result, err error) error {

@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -26,7 +27,7 @@ func mustCreateUser(t *testing.T, st latch.UserStore, u *latch.User) {
 	}
 }
 
-func testUsers(t *testing.T, s Stores, _ func(*testing.T) Stores) {
+func testUsers(t *testing.T, s Stores, open func(*testing.T) Stores) {
 	st := s.Users
 
 	t.Run("CreateUser then lookups", func(t *testing.T) {
@@ -117,6 +118,75 @@ func testUsers(t *testing.T, s Stores, _ func(*testing.T) Stores) {
 		wantErr(t, "UpdateUser of an unknown user", st.UpdateUser(ctx(t), u), latch.ErrNotFound)
 		_, err := st.UserByID(ctx(t), u.ID)
 		wantErr(t, "UserByID after UpdateUser of an unknown user", err, latch.ErrNotFound)
+	})
+
+	t.Run("DeleteUser", func(t *testing.T) {
+		u, other := newUser(), newUser()
+		mustCreateUser(t, st, u)
+		mustCreateUser(t, st, other)
+		wantErr(t, "DeleteUser", st.DeleteUser(ctx(t), u.ID), nil)
+		_, err := st.UserByID(ctx(t), u.ID)
+		wantErr(t, "UserByID of a deleted user", err, latch.ErrNotFound)
+		_, err = st.UserByEmail(ctx(t), u.Email)
+		wantErr(t, "UserByEmail of a deleted user", err, latch.ErrNotFound)
+		wantErr(t, "DeleteUser again", st.DeleteUser(ctx(t), u.ID), latch.ErrNotFound)
+		wantErr(t, "DeleteUser unknown", st.DeleteUser(ctx(t), newID()), latch.ErrNotFound)
+		got, err := st.UserByID(ctx(t), other.ID)
+		wantErr(t, "UserByID of another user", err, nil)
+		mustEqual(t, "another user after DeleteUser", got, other)
+		// The email is free again.
+		again := newUser()
+		again.Email = u.Email
+		wantErr(t, "CreateUser with a deleted user's email", st.CreateUser(ctx(t), again), nil)
+	})
+
+	t.Run("ListUsers", func(t *testing.T) {
+		st := open(t).Users // the listing covers the whole store
+		var want []*latch.User
+		// Bytewise order: upper case before lower, "a-" before "a.".
+		for _, e := range []string{"b@example.com", "a.z@example.com", "a-z@example.com", "Zed@example.com", "c@example.com"} {
+			u := newUser()
+			u.Email = e
+			mustCreateUser(t, st, u)
+			want = append(want, u)
+		}
+		slices.SortFunc(want, func(a, b *latch.User) int { return strings.Compare(a.Email, b.Email) })
+		emails := func(us []*latch.User) []string {
+			var es []string
+			for _, u := range us {
+				es = append(es, u.Email)
+			}
+			return es
+		}
+		for _, c := range []struct {
+			name  string
+			after string
+			limit int
+			want  []*latch.User
+		}{
+			{"all", "", 0, want},
+			{"first page", "", 2, want[:2]},
+			{"next page", want[1].Email, 2, want[2:4]},
+			{"last page", want[3].Email, 2, want[4:]},
+			{"past the end", want[4].Email, 2, nil},
+		} {
+			t.Run(c.name, func(t *testing.T) {
+				got, err := st.ListUsers(ctx(t), c.after, c.limit)
+				wantErr(t, "ListUsers", err, nil)
+				if !slices.Equal(emails(got), emails(c.want)) {
+					t.Fatalf("ListUsers(%q, %d) = %v, want %v", c.after, c.limit, emails(got), emails(c.want))
+				}
+				for i := range got {
+					mustEqual(t, "listed user", got[i], c.want[i])
+				}
+			})
+		}
+		wantErr(t, "DeleteUser", st.DeleteUser(ctx(t), want[0].ID), nil)
+		got, err := st.ListUsers(ctx(t), "", 0)
+		wantErr(t, "ListUsers", err, nil)
+		if !slices.Equal(emails(got), emails(want[1:])) {
+			t.Errorf("ListUsers after DeleteUser = %v, want %v", emails(got), emails(want[1:]))
+		}
 	})
 
 	t.Run("no aliasing", func(t *testing.T) {

@@ -1,170 +1,114 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
 	"strings"
-	"text/tabwriter"
-	"time"
+
+	"github.com/spf13/cobra"
 
 	"github.com/latch-dev/latch"
-	"github.com/latch-dev/latch/jose"
+	"github.com/latch-dev/latch/email"
 )
 
-// userAdd creates an account from the command line. The password is read
-// from stdin (first line), never from a flag, so it stays out of shell
-// history and process listings.
-func userAdd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(string) string) error {
-	var cfg Config
-	var addr, role string
-	fs := cfg.flagSet("user add") // the server's configuration: the same rules apply
-	fs.StringVar(&addr, "email", "", "the account's email address")
-	fs.StringVar(&role, "role", latch.DefaultRole, "the account's role")
-	if err := parseFlags(fs, args, getenv); err != nil {
-		return usageError{err}
-	}
-	if addr == "" {
-		return usageError{errors.New("user add: --email is required")}
-	}
-	if err := cfg.validate(); err != nil {
-		return usageError{err}
-	}
-	line, err := bufio.NewReader(io.LimitReader(stdin, latch.MaxPasswordBytes+2)).ReadString('\n')
-	if err != nil && !errors.Is(err, io.EOF) {
-		return fmt.Errorf("reading the password from stdin: %w", err)
-	}
-	pw := strings.TrimRight(line, "\r\n")
-	ctx = latch.WithRequestInfo(ctx, latch.RequestInfo{Actor: "cli"})
-	svc, closeAll, err := openAdmin(ctx, &cfg, stderr)
-	if err != nil {
-		return err
-	}
-	defer closeAll()
-	u, err := svc.Signup(ctx, addr, pw)
-	if err != nil {
-		return err
-	}
-	if role != latch.DefaultRole {
-		if err := svc.SetRole(ctx, u.ID, role); err != nil {
-			return err
-		}
-	}
-	fmt.Fprintf(stdout, "created user %s <%s> role %s\n", u.ID, u.Email, role)
-	return nil
+// admin is what an admin command acts through: the database, Redis when
+// set (so that revocations reach running instances at once), the keys, and
+// the Service built as `latch serve` builds it.
+type admin struct {
+	cfg   *Config
+	st    *stores
+	keys  *keyMaterial
+	svc   *latch.Service
+	close func()
 }
 
-// openAdmin opens what an admin command acts through: the database, Redis
-// when set (so that revocations reach running instances at once), the keys,
-// and the Service built as `latch serve` builds it.
-func openAdmin(ctx context.Context, cfg *Config, stderr io.Writer) (*latch.Service, func(), error) {
+// openAdmin opens the configured database (and Redis) and builds the
+// Service with newService, the one place it is built.
+func openAdmin(ctx context.Context, cfg *Config, stderr io.Writer) (*admin, error) {
+	if err := cfg.validate(); err != nil {
+		return nil, usageError{err}
+	}
 	logger := slog.New(slog.DiscardHandler)
 	audit, closeAudit, err := openAudit(cfg, stderr)
 	if err != nil {
-		return nil, nil, usageError{err}
+		return nil, usageError{err}
 	}
 	st, err := openStores(ctx, cfg.DB)
 	if err != nil {
 		_ = closeAudit()
-		return nil, nil, err
+		return nil, err
 	}
 	sh, err := openShared(ctx, cfg, st, logger)
 	if err != nil {
-		st.close()
-		return nil, nil, err
+		_ = st.close()
+		return nil, err
 	}
 	km, err := loadKeys(ctx, cfg, st.keys)
 	if err == nil {
 		var svc *latch.Service
 		if svc, err = newService(ctx, cfg, st, sh, km, cfg.issuer(cfg.Addr), logger, nil, audit); err == nil {
-			return svc, func() { _ = svc.Close(); sh.close(); _ = st.close(); _ = closeAudit() }, nil
+			return &admin{cfg: cfg, st: st, keys: km, svc: svc,
+				close: func() { _ = svc.Close(); sh.close(); _ = st.close(); _ = closeAudit() }}, nil
 		}
 	}
 	sh.close()
 	_ = st.close()
 	_ = closeAudit()
-	return nil, nil, err
+	return nil, err
 }
 
-// flagSetDB is the flag set of admin subcommands: the database and master key.
-func (c *Config) flagSetDB(name string) *flag.FlagSet {
-	fs := newFlagSet(name)
-	c.dbFlags(fs)
-	return fs
-}
-
-func keysList(ctx context.Context, args []string, stdout io.Writer, getenv func(string) string) error {
+// adminCmd is a command that opens the database: it takes the
+// configuration flags, and body runs with the opened admin.
+func adminCmd(a *app, c *cobra.Command, body func(ctx context.Context, ad *admin, args []string) error) *cobra.Command {
 	var cfg Config
-	if err := parseFlags(cfg.flagSetDB("keys list"), args, getenv); err != nil {
-		return usageError{err}
+	cfg.define(c.Flags())
+	if c.Args == nil {
+		c.Args = args()
 	}
-	st, err := openStores(ctx, cfg.DB)
-	if err != nil {
-		return err
-	}
-	defer st.close()
-	keys, err := st.keys.Keys(ctx)
-	if err != nil {
-		return err
-	}
-	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "KID\tALG\tCREATED\tSTATE")
-	for _, k := range keys {
-		state := "signing"
-		if !k.RetiredAt.IsZero() {
-			state = "retired " + k.RetiredAt.UTC().Format(time.RFC3339)
-		}
-		if k.Sealed {
-			state += " (sealed)"
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", k.ID, k.Alg, k.CreatedAt.UTC().Format(time.RFC3339), state)
-	}
-	return tw.Flush()
-}
-
-// keysRotate adds a new signing key of --jwt-alg. Running servers pick it
-// up within 10 s; the old key stays published until its tokens expire.
-func keysRotate(ctx context.Context, args []string, stdout io.Writer, getenv func(string) string) error {
-	var cfg Config
-	fs := cfg.flagSetDB("keys rotate")
-	fs.StringVar(&cfg.JWTAlg, "jwt-alg", "EdDSA", "EdDSA, ES256 or RS256")
-	if err := parseFlags(fs, args, getenv); err != nil {
-		return usageError{err}
-	}
-	if cfg.JWTAlg == "HS256" {
-		return usageError{errors.New("--jwt-alg HS256: the HMAC key is --hs256-secret; rotate it by restarting with a new one")}
-	}
-	k, err := jose.GenerateKey(cfg.JWTAlg, time.Now().UTC())
-	if err != nil {
-		return usageError{fmt.Errorf("--jwt-alg %q: %w", cfg.JWTAlg, err)}
-	}
-	st, err := openStores(ctx, cfg.DB)
-	if err != nil {
-		return err
-	}
-	defer st.close()
-	if cfg.MasterKey != "" {
-		s, err := jose.NewSealer(cfg.MasterKey)
+	c.RunE = runE(func(cmd *cobra.Command, args []string) error {
+		// Events of admin commands carry the actor "cli" in the audit trail.
+		ctx := latch.WithRequestInfo(cmd.Context(), latch.RequestInfo{Actor: "cli"})
+		ad, err := openAdmin(ctx, &cfg, a.stderr)
 		if err != nil {
-			return usageError{fmt.Errorf("--master-key: %w", err)}
-		}
-		if k, err = s.Seal(k); err != nil {
 			return err
 		}
+		defer ad.close()
+		return body(ctx, ad, args)
+	})
+	return c
+}
+
+// findUser resolves --user: an email address (normalised as signup does)
+// when it holds an @, else a user ID.
+func (ad *admin) findUser(ctx context.Context, ref string) (*latch.User, error) {
+	ref = strings.TrimSpace(ref)
+	if ref == "" {
+		return nil, usageError{errors.New("--user: want a user ID or an email address")}
 	}
-	id := k.ID
-	if err := st.keys.RotateKey(ctx, k); err != nil {
-		return err
+	var u *latch.User
+	var err error
+	if strings.Contains(ref, "@") {
+		addr, nerr := email.Normalize(ref)
+		if nerr != nil {
+			return nil, usageError{fmt.Errorf("--user %q: %v", ref, nerr)}
+		}
+		u, err = ad.st.users.UserByEmail(ctx, addr)
+	} else {
+		u, err = ad.st.users.UserByID(ctx, ref)
 	}
-	// Announced in the revocation log, which every instance polls: they
-	// reload the keys within a second instead of at their next reload.
-	if err := st.revs.AddRevocations(ctx, []*latch.Revocation{latch.KeysChangedEntry(id, time.Now().UTC())}); err != nil {
-		return fmt.Errorf("the key is stored; announcing it failed (instances reload within 10 s): %w", err)
+	if errors.Is(err, latch.ErrNotFound) {
+		return nil, fmt.Errorf("no user %q", ref)
 	}
-	fmt.Fprintf(stdout, "new signing key %s (%s); running servers use it within a second\n", id, cfg.JWTAlg)
-	return nil
+	return u, err
+}
+
+// userFlag adds the required --user flag.
+func userFlag(c *cobra.Command) *string {
+	var ref string
+	c.Flags().StringVar(&ref, "user", "", "the user: an ID or an email address")
+	_ = c.MarkFlagRequired("user")
+	return &ref
 }

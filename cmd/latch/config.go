@@ -2,15 +2,13 @@ package main
 
 import (
 	"errors"
-	"flag"
 	"fmt"
-	"io"
 	"net"
 	"net/url"
 	"strings"
 	"time"
 
-	"github.com/latch-dev/latch/redis"
+	"github.com/spf13/pflag"
 )
 
 // Config is everything `latch serve` can be told (API.md §1).
@@ -44,7 +42,19 @@ type Config struct {
 // clientList is the repeatable --client ID:SECRET.
 type clientList []string
 
-func (c *clientList) String() string { return fmt.Sprint(len(*c), " clients") }
+// String lists the client IDs with their secrets masked: it is what help
+// and `latch config` print.
+func (c *clientList) String() string {
+	ids := make([]string, len(*c))
+	for i, one := range *c {
+		id, _, _ := strings.Cut(one, ":")
+		ids[i] = id + ":" + masked
+	}
+	return strings.Join(ids, ",")
+}
+
+// Type names the value in help.
+func (c *clientList) Type() string { return "ID:SECRET" }
 
 // Set adds one client; LATCH_CLIENT may hold several separated by commas.
 func (c *clientList) Set(v string) error {
@@ -68,9 +78,22 @@ func (c clientList) Map() map[string]string {
 	return m
 }
 
-// flagSet declares the serve flags with their defaults.
-func (c *Config) flagSet(name string) *flag.FlagSet {
-	fs := newFlagSet(name)
+// Flag annotations: the environment twin of a configuration flag, and
+// whether its value is a secret (masked by `latch config`, never echoed in
+// an error).
+const (
+	annotEnv    = "latch-env"
+	annotSecret = "latch-secret"
+)
+
+// define declares the configuration flags (API.md §1) on fs, each with its
+// LATCH_ environment twin. serve and every command that opens the database
+// take them all: an admin command applies the server's rules (lifetimes,
+// keys, Redis) because it builds the Service as serve does.
+func (c *Config) define(fs *pflag.FlagSet) {
+	fs.SortFlags = false        // as API.md §1 lists them
+	before := map[string]bool{} // the command's own flags: no twin
+	fs.VisitAll(func(f *pflag.Flag) { before[f.Name] = true })
 	fs.StringVar(&c.Addr, "addr", "127.0.0.1:8080", "listen address; port 0 picks a free port")
 	c.dbFlags(fs)
 	fs.StringVar(&c.Redis, "redis", "", "redis://HOST:PORT/N (several instances; needs a postgres:// database)")
@@ -94,7 +117,20 @@ func (c *Config) flagSet(name string) *flag.FlagSet {
 	fs.StringVar(&c.LogLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&c.LogFormat, "log-format", "text", "text or json")
 	fs.StringVar(&c.AuditLog, "audit-log", "stderr", "where security events go, one JSON line each: a file PATH (appended), stderr, or off")
-	return fs
+	fs.VisitAll(func(f *pflag.Flag) {
+		if !before[f.Name] {
+			_ = fs.SetAnnotation(f.Name, annotEnv, []string{envName(f.Name)})
+		}
+	})
+	for _, name := range []string{"db", "redis", "hs256-secret", "master-key", "admin-key", "client"} {
+		_ = fs.SetAnnotation(name, annotSecret, []string{"true"})
+	}
+}
+
+// envName is the environment twin of a flag: --session-idle-timeout is
+// LATCH_SESSION_IDLE_TIMEOUT.
+func envName(flag string) string {
+	return "LATCH_" + strings.ToUpper(strings.ReplaceAll(flag, "-", "_"))
 }
 
 // issuer is --issuer without a trailing slash, or http://ADDR.
@@ -105,48 +141,49 @@ func (c *Config) issuer(addr string) string {
 	return "http://" + addr
 }
 
-// newFlagSet returns a flag set that reports errors to its caller only.
-func newFlagSet(name string) *flag.FlagSet {
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	return fs
-}
-
 // dbFlags declares what every subcommand that opens the database needs.
-func (c *Config) dbFlags(fs *flag.FlagSet) {
+func (c *Config) dbFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&c.DB, "db", "sqlite:./latch-data/latch.db", "sqlite:PATH, memory: (tests) or postgres://...")
 	fs.StringVar(&c.MasterKey, "master-key", "", "encrypts private signing keys at rest")
 }
 
-// parseFlags parses args, then fills every flag not given on the command
-// line from its LATCH_ twin (flags win over the environment).
-func parseFlags(fs *flag.FlagSet, args []string, getenv func(string) string) error {
-	if err := fs.Parse(args); err != nil {
-		return oneLine(err)
-	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
-	}
-	given := map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+// Where a flag's value came from, for `latch config`.
+const (
+	fromDefault = "default"
+	fromEnv     = "environment"
+	fromFlag    = "flag"
+)
+
+// applyEnv fills every configuration flag not given on the command line
+// from its LATCH_ twin (flags win over the environment), after parsing,
+// and returns where each flag's value came from.
+func applyEnv(fs *pflag.FlagSet, getenv func(string) string) (map[string]string, error) {
+	sources := map[string]string{}
 	var err error
-	fs.VisitAll(func(f *flag.Flag) {
-		env := "LATCH_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
-		v := getenv(env)
-		if given[f.Name] || v == "" || err != nil {
+	fs.VisitAll(func(f *pflag.Flag) {
+		env := f.Annotations[annotEnv]
+		switch {
+		case f.Changed:
+			sources[f.Name] = fromFlag
+			return
+		case len(env) == 0:
 			return
 		}
-		if e := fs.Set(f.Name, v); e != nil {
-			err = fmt.Errorf("invalid value for %s (from the environment): %v", env, e)
+		sources[f.Name] = fromDefault
+		v := getenv(env[0])
+		if v == "" || err != nil {
+			return
 		}
+		if e := f.Value.Set(v); e != nil {
+			if f.Annotations[annotSecret] != nil {
+				e = errors.New("not a valid value") // the value may hold a secret
+			}
+			err = fmt.Errorf("invalid value for %s (from the environment): %v", env[0], e)
+			return
+		}
+		sources[f.Name] = fromEnv
 	})
-	return err
-}
-
-// oneLine shortens the flag package's errors to "invalid value ... for flag --name: why".
-func oneLine(err error) error {
-	msg := strings.NewReplacer("flag -", "flag --", "defined: -", "defined: --").Replace(err.Error())
-	return errors.New(strings.SplitN(msg, "\n", 2)[0])
+	return sources, err
 }
 
 // validate checks what the flag types cannot, naming the flag at fault.
@@ -158,8 +195,9 @@ func (c *Config) validate() error {
 		return err
 	}
 	if c.Redis != "" {
-		if _, err := redis.ParseURL(c.Redis); err != nil {
-			return fmt.Errorf("--redis: %s", strings.TrimPrefix(err.Error(), "redis: "))
+		u, err := url.Parse(c.Redis)
+		if err != nil || u.Host == "" || !strings.HasPrefix(u.Scheme, "redis") {
+			return errors.New("--redis: want redis://HOST:PORT/N, redis+sentinel://H1,H2/N?master=NAME or redis+cluster://H1,H2")
 		}
 		if !strings.HasPrefix(c.DB, "postgres") {
 			return errors.New("--redis: needs a postgres:// --db (Redis shares state between instances; SQLite serves one)")

@@ -1,12 +1,24 @@
 // Command latch is the latch authentication server and its admin tool.
 //
-//	latch serve [flags]                 run the server (see API.md §1 for the flags)
-//	latch user add --email E [--role R] add an account; the password is read from stdin
-//	latch keys list                     list the signing keys
-//	latch keys rotate                   add a new signing key; old tokens stay valid until they expire
-//	latch version
+//	latch serve                              run the server (flags: API.md §1, or latch serve --help)
+//	latch migrate [--check]                  apply the database's pending migrations, or list them
+//	latch user add|list|show|set-role|disable|enable|delete
+//	                                         manage accounts (add reads the password from stdin)
+//	latch sessions list|revoke --user U      see or end a user's sessions, on every instance
+//	latch keys list|rotate                   list the signing keys, or start signing with a new one
+//	latch token inspect JWT                  decode an access token and say why it is valid or not
+//	latch config                             the effective configuration and where each value came from
+//	latch version                            version, commit and Go version
+//	latch completion bash|zsh|fish           shell completion
 //
-// Every flag has a LATCH_ environment twin; flags win.
+// Every command that opens the database takes the server's configuration
+// flags, each with a LATCH_ environment twin; flags win. --user takes a
+// user ID or an email address. Commands print for people, or JSON with
+// --json. A bad command line is one line on stderr and exit status 2; a
+// failure of the command itself, exit status 1.
+//
+// This package only wires: newService (serve.go) is the one place a
+// latch.Service is built, for serve and for every admin command alike.
 package main
 
 import (
@@ -16,6 +28,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 )
 
@@ -33,53 +46,31 @@ type usageError struct{ err error }
 
 func (e usageError) Error() string { return e.err.Error() }
 
-const usage = `usage: latch <command> [flags]
-  serve        run the server
-  user add     add an account (password from stdin)
-  keys list    list signing keys
-  keys rotate  start signing with a new key
-  version      print the version`
-
-// run is main without the process: tests call it directly.
+// run is main without the process: tests call it directly. It returns the
+// exit status: 0, 1 when the command failed, 2 for a bad command line.
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(string) string) int {
-	err := dispatch(ctx, args, stdin, stdout, stderr, getenv)
+	root := newRoot(&app{ctx: ctx, stdin: stdin, stdout: stdout, stderr: stderr, getenv: getenv})
+	root.SetArgs(args)
+	err := root.ExecuteContext(ctx)
 	var ue usageError
+	var ce commandError
 	switch {
 	case err == nil:
 		return 0
 	case errors.As(err, &ue):
-		fmt.Fprintf(stderr, "latch: %v\n", ue.err)
+		fmt.Fprintf(stderr, "latch: %v\n", oneLine(ue.err))
 		return 2
-	default:
-		fmt.Fprintf(stderr, "latch: %v\n", err)
+	case errors.As(err, &ce):
+		fmt.Fprintf(stderr, "latch: %v\n", oneLine(ce.err))
 		return 1
+	default:
+		// cobra's own: an unknown command or flag, a missing required flag.
+		fmt.Fprintf(stderr, "latch: %v\n", oneLine(err))
+		return 2
 	}
 }
 
-func dispatch(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(string) string) error {
-	if len(args) == 0 {
-		return usageError{errors.New("no command\n" + usage)}
-	}
-	cmd, rest := args[0], args[1:]
-	sub := ""
-	if len(rest) > 0 && (cmd == "user" || cmd == "keys") {
-		sub, rest = rest[0], rest[1:]
-	}
-	switch cmd + " " + sub {
-	case "serve ":
-		return serve(ctx, rest, stderr, getenv)
-	case "user add":
-		return userAdd(ctx, rest, stdin, stdout, stderr, getenv)
-	case "keys list":
-		return keysList(ctx, rest, stdout, getenv)
-	case "keys rotate":
-		return keysRotate(ctx, rest, stdout, getenv)
-	case "version ":
-		fmt.Fprintln(stdout, "latch", version)
-		return nil
-	case "help ", "-h ", "--help ":
-		fmt.Fprintln(stdout, usage)
-		return nil
-	}
-	return usageError{fmt.Errorf("unknown command %q\n%s", cmd+" "+sub, usage)}
+// oneLine keeps the first line of an error.
+func oneLine(err error) string {
+	return strings.SplitN(err.Error(), "\n", 2)[0]
 }

@@ -23,6 +23,7 @@ import (
 	"github.com/latch-dev/latch/redis"
 	"github.com/latch-dev/latch/sqlite"
 	goredis "github.com/redis/go-redis/v9"
+	"github.com/spf13/cobra"
 )
 
 // stores is one opened database: every store interface and its lifecycle.
@@ -221,29 +222,46 @@ func newLogger(cfg *Config, w io.Writer) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, opts))
 }
 
+func serveCmd(a *app) *cobra.Command {
+	var cfg Config
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "run the server",
+		Long: `Run the server until SIGTERM or SIGINT, then drain in-flight requests for
+up to 10 s and exit 0. The first line logged once the socket is bound is
+"listening addr=HOST:PORT", at any --log-level. The flags are the contract
+of docs/API.md §1.`,
+		Example: `  latch serve
+  latch serve --addr 127.0.0.1:0 --db sqlite:/var/lib/latch/latch.db --master-key "$KEY"
+  LATCH_DB='postgres://latch@db/latch' LATCH_REDIS=redis://cache:6379/0 latch serve --issuer https://auth.example.com`,
+		Args: args(),
+		RunE: runE(func(cmd *cobra.Command, _ []string) error {
+			if err := cfg.validate(); err != nil {
+				return usageError{err}
+			}
+			return serve(cmd.Context(), &cfg, a.stderr)
+		}),
+	}
+	cfg.define(cmd.Flags())
+	return cmd
+}
+
 // serve runs the server until ctx ends (SIGTERM, SIGINT), then drains
 // in-flight requests for up to 10 s and exits cleanly.
-func serve(ctx context.Context, args []string, stderr io.Writer, getenv func(string) string) error {
-	var cfg Config
-	if err := parseFlags(cfg.flagSet("serve"), args, getenv); err != nil {
-		return usageError{err}
-	}
-	if err := cfg.validate(); err != nil {
-		return usageError{err}
-	}
-	logger := newLogger(&cfg, stderr)
+func serve(ctx context.Context, cfg *Config, stderr io.Writer) error {
+	logger := newLogger(cfg, stderr)
 
 	st, err := openStores(ctx, cfg.DB)
 	if err != nil {
 		return err
 	}
 	defer st.close()
-	sh, err := openShared(ctx, &cfg, st, logger)
+	sh, err := openShared(ctx, cfg, st, logger)
 	if err != nil {
 		return err
 	}
 	defer sh.close()
-	km, err := loadKeys(ctx, &cfg, st.keys)
+	km, err := loadKeys(ctx, cfg, st.keys)
 	if err != nil {
 		return err
 	}
@@ -259,12 +277,12 @@ func serve(ctx context.Context, args []string, stderr io.Writer, getenv func(str
 	issuer := cfg.issuer(ln.Addr().String())
 
 	metrics := http.NewMetrics()
-	audit, closeAudit, err := openAudit(&cfg, stderr)
+	audit, closeAudit, err := openAudit(cfg, stderr)
 	if err != nil {
 		return usageError{err}
 	}
 	defer closeAudit()
-	svc, err := newService(ctx, &cfg, st, sh, km, issuer, logger, metrics, audit)
+	svc, err := newService(ctx, cfg, st, sh, km, issuer, logger, metrics, audit)
 	if err != nil {
 		return err
 	}
@@ -384,10 +402,12 @@ func newService(ctx context.Context, cfg *Config, st *stores, sh *shared, km *ke
 		AccessTTL: cfg.AccessTTL, RefreshTTL: cfg.RefreshTTL, RefreshAbsoluteTTL: cfg.RefreshAbsoluteTTL,
 		RefreshReuseGrace: cfg.RefreshReuseGrace, SessionIdleTimeout: cfg.SessionIdleTimeout,
 		SessionAbsoluteTimeout: cfg.SessionAbsoluteTimeout, MaxSessionsPerUser: cfg.MaxSessionsPerUser,
-		// One writer: sessions cached in process (openShared), accounts kept,
-		// no polling. Several instances on one database: the durable
-		// revocation log polled, so that a revocation on another instance is
-		// refused within 1 s.
+		// One writer: sessions cached in process (openShared), accounts
+		// kept, and the log read once a second for what the admin commands
+		// (`latch sessions revoke`, `latch keys rotate`) write to the same
+		// file from another process. Several instances on one database:
+		// the log polled every 250 ms, so that a revocation on another
+		// instance is refused within 1 s (latch.Config's defaults).
 		SingleWriter: st.single,
 	}, deps)
 	if err != nil {
@@ -399,6 +419,7 @@ func newService(ctx context.Context, cfg *Config, st *stores, sh *shared, km *ke
 	return svc, nil
 }
 
+// followInterval is how often the revocation log is polled: the Service's
 // dbKind names the database without its credentials.
 func dbKind(db string) string {
 	kind, _, _ := strings.Cut(db, ":")
