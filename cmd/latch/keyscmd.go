@@ -80,15 +80,17 @@ func keysListCmd(a *app) *cobra.Command {
 	})
 }
 
-// keysRotateCmd adds a new signing key of --jwt-alg. Running servers pick
-// it up within 10 s; the old key stays published until its tokens expire.
+// keysRotateCmd adds a new signing key of --jwt-alg and announces it in the
+// revocation log: running servers pick it up within a second; the old key
+// stays published until its tokens expire.
 func keysRotateCmd(a *app) *cobra.Command {
 	c := &cobra.Command{
 		Use:   "rotate",
 		Short: "start signing with a new key; tokens signed with the old one stay valid until they expire",
 		Long: `Add a new signing key of --jwt-alg, sealed with --master-key when set.
-Running servers sign with it within 10 s (at once when they meet a token it
-signed); the old key stays published in the JWKS until the tokens it signed
+The rotation is announced in the revocation log, which running servers read
+at least once a second: they sign with the new key and publish it within a
+second (at once when they meet a token it signed); the old key stays published in the JWKS until the tokens it signed
 have expired. HS256 has no stored key: change --hs256-secret instead.`,
 		Example: `  latch keys rotate
   LATCH_MASTER_KEY="$KEY" latch keys rotate --jwt-alg ES256 --json`,

@@ -419,7 +419,6 @@ func newService(ctx context.Context, cfg *Config, st *stores, sh *shared, km *ke
 	return svc, nil
 }
 
-// followInterval is how often the revocation log is polled: the Service's
 // dbKind names the database without its credentials.
 func dbKind(db string) string {
 	kind, _, _ := strings.Cut(db, ":")
