@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/latch-dev/latch/redis"
 	"github.com/spf13/pflag"
 )
 
@@ -195,9 +196,8 @@ func (c *Config) validate() error {
 		return err
 	}
 	if c.Redis != "" {
-		u, err := url.Parse(c.Redis)
-		if err != nil || u.Host == "" || !strings.HasPrefix(u.Scheme, "redis") {
-			return errors.New("--redis: want redis://HOST:PORT/N, redis+sentinel://H1,H2/N?master=NAME or redis+cluster://H1,H2")
+		if _, err := redis.ParseURL(c.Redis); err != nil {
+			return fmt.Errorf("--redis: %s", strings.TrimPrefix(err.Error(), "redis: "))
 		}
 		if !strings.HasPrefix(c.DB, "postgres") {
 			return errors.New("--redis: needs a postgres:// --db (Redis shares state between instances; SQLite serves one)")
