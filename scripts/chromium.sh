@@ -10,6 +10,7 @@ set -euo pipefail
 missing=()
 command -v chromium >/dev/null || command -v chromium-browser >/dev/null || [ -n "${LATCH_CHROMIUM:-}" ] || missing+=(chromium)
 command -v npm >/dev/null || missing+=(npm)
+command -v jq >/dev/null || missing+=(jq) # the guides' commands (docs/guides_test.go) read JSON with it
 [ ${#missing[@]} -eq 0 ] && exit 0
 
 if [ "${CI:-}" != "true" ]; then
@@ -24,3 +25,4 @@ DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/de
 command -v chromium >/dev/null || command -v chromium-browser >/dev/null || [ -n "${LATCH_CHROMIUM:-}" ] ||
 	{ echo "browser tests: the install did not provide chromium" >&2; exit 1; }
 command -v npm >/dev/null || { echo "browser tests: the install did not provide npm" >&2; exit 1; }
+command -v jq >/dev/null || { echo "docs tests: the install did not provide jq" >&2; exit 1; }

@@ -6,10 +6,67 @@ import (
 	"fmt"
 	"log"
 	"net/http"
+	"net/http/httptest"
 	"time"
 
+	"github.com/latch-dev/latch"
+	"github.com/latch-dev/latch/jose"
 	"github.com/latch-dev/latch/verify"
 )
+
+// The whole check, runnable: a stand-in issuer publishes its JWKS the way
+// latch does, and a Verifier accepts its token and refuses a forged one.
+// (This one ignores revocations; a real service passes WithClient, as in
+// the other examples, and follows latch's revocation stream.)
+func Example() {
+	ctx := context.Background()
+	now := time.Now()
+
+	// The stand-in for latch: a signing key, its JWKS at the well-known path.
+	key, err := jose.GenerateKey(jose.EdDSA, now)
+	if err != nil {
+		log.Fatal(err)
+	}
+	keys, err := jose.NewKeySet(jose.KeySetConfig{Alg: jose.EdDSA, AccessTTL: 15 * time.Minute}, []*latch.SigningKey{key})
+	if err != nil {
+		log.Fatal(err)
+	}
+	issuer := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/.well-known/jwks.json" {
+			http.NotFound(w, r)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write(keys.JWKS())
+	}))
+	defer issuer.Close()
+	token, err := jose.NewSigner(keys).Sign(ctx, &latch.AccessClaims{
+		Issuer: issuer.URL, Audience: []string{issuer.URL}, Subject: "user-1", Role: "admin",
+		IssuedAt: now, ExpiresAt: now.Add(15 * time.Minute), ID: "token-1", SessionID: "family-1",
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+
+	// The resource server's side.
+	v, err := verify.New(ctx, issuer.URL, verify.WithoutRevocation())
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer v.Close()
+	c, err := v.Verify(ctx, token)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(c.Subject, c.Role, c.SessionID)
+
+	forged := token[:len(token)-4] + "AAAA" // another signature
+	_, err = v.Verify(ctx, forged)
+	fmt.Println(errors.Is(err, verify.ErrInvalidToken))
+	// Output:
+	// user-1 admin family-1
+	// true
+}
 
 // A resource server verifies latch tokens locally and follows revocations
 // with its --client credentials.
