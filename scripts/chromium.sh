@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Makes sure the tools of the browser/ tests are installed: Debian's
 # chromium package (chromedp drives it; nothing is downloaded at test time)
-# and npm (the tests install the axe-core package with it). Used by
+# and npm (the tests install the axe-core package with it), and jq (the
+# guides' commands in docs/guides_test.go read JSON with it). Used by
 # `make test`. Outside CI, where installing packages is the machine owner's
 # call, it only warns; with CI=true it installs what is missing, and a failed
 # install fails the build (browser/ then fails too, never skips).
