@@ -81,6 +81,20 @@ func adminCmd(a *app, c *cobra.Command, body func(ctx context.Context, ad *admin
 	return c
 }
 
+// oneUserCmd is an admin command about one account: it adds --json and
+// --user, and body runs with the account --user names.
+func oneUserCmd(a *app, c *cobra.Command, body func(ctx context.Context, ad *admin, u *latch.User, asJSON bool) error) *cobra.Command {
+	asJSON := jsonFlag(c)
+	ref := userFlag(c)
+	return adminCmd(a, c, func(ctx context.Context, ad *admin, _ []string) error {
+		u, err := ad.findUser(ctx, *ref)
+		if err != nil {
+			return err
+		}
+		return body(ctx, ad, u, *asJSON)
+	})
+}
+
 // findUser resolves --user: an email address (normalised as signup does)
 // when it holds an @, else a user ID.
 func (ad *admin) findUser(ctx context.Context, ref string) (*latch.User, error) {

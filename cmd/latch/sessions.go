@@ -39,13 +39,7 @@ func sessionsListCmd(a *app) *cobra.Command {
 		Example: `  latch sessions list --user ada@example.com
   latch sessions list --user 01J9Z... --json`,
 	}
-	asJSON := jsonFlag(c)
-	ref := userFlag(c)
-	return adminCmd(a, c, func(ctx context.Context, ad *admin, _ []string) error {
-		u, err := ad.findUser(ctx, *ref)
-		if err != nil {
-			return err
-		}
+	return oneUserCmd(a, c, func(ctx context.Context, ad *admin, u *latch.User, asJSON bool) error {
 		ss, err := ad.svc.AdminSessions(ctx, u.ID)
 		if err != nil {
 			return err
@@ -55,7 +49,7 @@ func sessionsListCmd(a *app) *cobra.Command {
 			out[i] = sessionJSON{ID: s.ID, Kind: s.Kind, CreatedAt: s.CreatedAt.UTC(), LastSeenAt: s.LastSeenAt.UTC(),
 				IdleExpiresAt: s.IdleExpiresAt.UTC(), ExpiresAt: s.ExpiresAt.UTC(), IP: s.IP, UserAgent: s.UserAgent}
 		}
-		return emit(a.stdout, *asJSON, out, func(w io.Writer) error {
+		return emit(a.stdout, asJSON, out, func(w io.Writer) error {
 			rows := [][]string{{"ID", "KIND", "CREATED", "LAST SEEN", "DIES", "IP", "USER AGENT"}}
 			for _, s := range ss {
 				rows = append(rows, []string{s.ID, string(s.Kind), s.CreatedAt.UTC().Format(time.RFC3339),
@@ -83,15 +77,10 @@ every instance and every verifier refuses the credentials within a second.`,
 		Example: `  latch sessions revoke --user ada@example.com
   latch sessions revoke --user ada@example.com --id 3QX7...`,
 	}
-	asJSON := jsonFlag(c)
-	ref := userFlag(c)
 	c.Flags().StringVar(&id, "id", "", "revoke only this session or refresh family (from sessions list)")
-	return adminCmd(a, c, func(ctx context.Context, ad *admin, _ []string) error {
-		u, err := ad.findUser(ctx, *ref)
-		if err != nil {
-			return err
-		}
+	return oneUserCmd(a, c, func(ctx context.Context, ad *admin, u *latch.User, asJSON bool) error {
 		what := "every session and token"
+		var err error
 		if id != "" {
 			what = "session " + id
 			err = ad.svc.DeleteSession(ctx, u.ID, id)
@@ -105,7 +94,7 @@ every instance and every verifier refuses the credentials within a second.`,
 			return err
 		}
 		out := map[string]any{"user": u.ID, "email": u.Email, "all": id == "", "session": id}
-		return emit(a.stdout, *asJSON, out, func(w io.Writer) error {
+		return emit(a.stdout, asJSON, out, func(w io.Writer) error {
 			_, err := fmt.Fprintf(w, "revoked %s of %s <%s>\n", what, u.ID, u.Email)
 			return err
 		})

@@ -131,13 +131,7 @@ func userShowCmd(a *app) *cobra.Command {
 		Short:   "show an account and how many live sessions it has",
 		Example: "  latch user show --user ada@example.com\n  latch user show --user 01J9Z... --json",
 	}
-	asJSON := jsonFlag(c)
-	ref := userFlag(c)
-	return adminCmd(a, c, func(ctx context.Context, ad *admin, _ []string) error {
-		u, err := ad.findUser(ctx, *ref)
-		if err != nil {
-			return err
-		}
+	return oneUserCmd(a, c, func(ctx context.Context, ad *admin, u *latch.User, asJSON bool) error {
 		sessions, err := ad.svc.AdminSessions(ctx, u.ID)
 		if err != nil {
 			return err
@@ -146,7 +140,7 @@ func userShowCmd(a *app) *cobra.Command {
 			userJSON
 			LiveSessions int `json:"live_sessions"`
 		}{toUserJSON(u), len(sessions)}
-		return emit(a.stdout, *asJSON, out, func(w io.Writer) error {
+		return emit(a.stdout, asJSON, out, func(w io.Writer) error {
 			return table(w, [][]string{
 				{"id", u.ID}, {"email", u.Email}, {"role", u.Role}, {"state", state(u)},
 				{"created", u.CreatedAt.UTC().Format(time.RFC3339)}, {"updated", u.UpdatedAt.UTC().Format(time.RFC3339)},
@@ -167,15 +161,9 @@ PostgreSQL reload accounts within a second; a server on SQLite keeps the
 accounts it has read until it restarts.`,
 		Example: "  latch user set-role --user ada@example.com --role admin",
 	}
-	asJSON := jsonFlag(c)
-	ref := userFlag(c)
 	c.Flags().StringVar(&role, "role", "", "the new role: [a-z][a-z0-9_-]{0,31}")
 	_ = c.MarkFlagRequired("role")
-	return adminCmd(a, c, func(ctx context.Context, ad *admin, _ []string) error {
-		u, err := ad.findUser(ctx, *ref)
-		if err != nil {
-			return err
-		}
+	return oneUserCmd(a, c, func(ctx context.Context, ad *admin, u *latch.User, asJSON bool) error {
 		if err := ad.svc.SetRole(ctx, u.ID, role); err != nil {
 			if errors.Is(err, latch.ErrInvalidRequest) {
 				return usageError{fmt.Errorf("--role %q: want [a-z][a-z0-9_-]{0,31}", role)}
@@ -183,7 +171,7 @@ accounts it has read until it restarts.`,
 			return err
 		}
 		u.Role = role
-		return emit(a.stdout, *asJSON, toUserJSON(u), func(w io.Writer) error {
+		return emit(a.stdout, asJSON, toUserJSON(u), func(w io.Writer) error {
 			_, err := fmt.Fprintf(w, "user %s <%s> role %s\n", u.ID, u.Email, role)
 			return err
 		})
@@ -201,18 +189,12 @@ func userDisableCmd(a *app, disable bool) *cobra.Command {
 	if !disable {
 		c.Use, c.Short, c.Example = "enable --user USER", "enable a disabled account", "  latch user enable --user ada@example.com"
 	}
-	asJSON := jsonFlag(c)
-	ref := userFlag(c)
-	return adminCmd(a, c, func(ctx context.Context, ad *admin, _ []string) error {
-		u, err := ad.findUser(ctx, *ref)
-		if err != nil {
-			return err
-		}
+	return oneUserCmd(a, c, func(ctx context.Context, ad *admin, u *latch.User, asJSON bool) error {
 		if err := ad.svc.SetDisabled(ctx, u.ID, disable); err != nil {
 			return err
 		}
 		u.Disabled = disable
-		return emit(a.stdout, *asJSON, toUserJSON(u), func(w io.Writer) error {
+		return emit(a.stdout, asJSON, toUserJSON(u), func(w io.Writer) error {
 			what := "enabled"
 			if disable {
 				what = "disabled (every session and token revoked)"
@@ -233,21 +215,18 @@ user is revoked first, on every instance and verifier (as logout-all does),
 then the account is removed and its email address is free again.`,
 		Example: "  latch user delete --user ada@example.com --yes",
 	}
-	asJSON := jsonFlag(c)
-	ref := userFlag(c)
 	c.Flags().BoolVar(&yes, "yes", false, "confirm the deletion")
-	return adminCmd(a, c, func(ctx context.Context, ad *admin, _ []string) error {
+	c.PreRunE = func(*cobra.Command, []string) error { // before the database is opened
 		if !yes {
-			return usageError{fmt.Errorf("user delete: deleting %s cannot be undone; add --yes", *ref)}
+			return usageError{errors.New("user delete: deleting an account cannot be undone; add --yes")}
 		}
-		u, err := ad.findUser(ctx, *ref)
-		if err != nil {
-			return err
-		}
+		return nil
+	}
+	return oneUserCmd(a, c, func(ctx context.Context, ad *admin, u *latch.User, asJSON bool) error {
 		if err := ad.svc.DeleteUser(ctx, u.ID); err != nil {
 			return err
 		}
-		return emit(a.stdout, *asJSON, map[string]any{"deleted": toUserJSON(u)}, func(w io.Writer) error {
+		return emit(a.stdout, asJSON, map[string]any{"deleted": toUserJSON(u)}, func(w io.Writer) error {
 			_, err := fmt.Fprintf(w, "deleted user %s <%s>; its sessions and tokens are revoked\n", u.ID, u.Email)
 			return err
 		})
