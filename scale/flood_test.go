@@ -264,12 +264,12 @@ func TestFlood_Logins(t *testing.T) {
 
 // TestFlood_CredentialStuffing tries wrong passwords for many accounts
 // from many loopback addresses (10,000 attempts over 1,000 accounts from
-// 100 addresses with LATCH_FLOOD_FULL; else 400 over 40 from 20) while
+// 100 addresses with LATCH_FLOOD_FULL; else 200 over 20 from 10) while
 // bystanders log in from other addresses: exactly the accounts that took
 // --login-max-failures failures are locked, and no bystander ever is.
 func TestFlood_CredentialStuffing(t *testing.T) {
 	raiseFileLimit(t)
-	accounts, attempts, addrs := sized(40, 1000), sized(400, 10_000), sized(20, 100)
+	accounts, attempts, addrs := sized(20, 1000), sized(200, 10_000), sized(10, 100)
 	const maxFailures = 3
 	inst := floodLatch(t, "--login-ip-rate", "10", "--login-max-failures", strconv.Itoa(maxFailures))
 	ipOf := func(i int) string { return fmt.Sprintf("127.0.%d.%d", 1+i/250, 1+i%250) }
