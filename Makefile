@@ -3,7 +3,7 @@ GO          ?= go
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 CONFORM     := ../shared/conform/run
 
-.PHONY: test services chromium vet staticcheck unit conform conform-scaled build bench bench-macro run
+.PHONY: test services chromium vet staticcheck unit conform conform-scaled build bench bench-macro run crash flood soak
 
 ## test: vet, staticcheck, the race-enabled test suite (real PostgreSQL and
 ## Redis, started if down), then the contract check
@@ -58,3 +58,24 @@ CALLGRIND_SECONDS ?= 5
 bench-macro:
 	bench/wrk.sh $(MACRO_ROUNDS) $(MACRO_DURATION)
 	bench/callgrind.sh $(CALLGRIND_SECONDS)
+
+# The long crash run of docs/security.md: KILLS kills of latch (SIGKILL at
+# random moments of login, refresh and logout storms) per store, SQLite and
+# PostgreSQL, each followed by a restart and the checks of scale/crash_test.go;
+# prints the counts. `make test` runs 3 kills per store.
+KILLS ?= 50
+crash: services
+	LATCH_CRASH_KILLS=$(KILLS) $(GO) test -count=1 -timeout 60m -run '^TestCrash$$' -v ./scale/
+
+# The floods of docs/security.md at the sizes of the issue: 1,000
+# simultaneous logins, 10,000 stuffing attempts over 1,000 accounts from 100
+# addresses, 10,000 idle connections, 20,000 replays of spent refresh
+# tokens. `make test` runs them bounded, a few seconds each.
+flood: services
+	LATCH_FLOOD_FULL=1 $(GO) test -count=1 -timeout 30m -run '^TestFlood_' -v ./scale/
+
+# The soak of BENCHMARKS.md: steady mixed load on one latch for SOAK,
+# sampling RSS, goroutines and open files; writes bench/soak/soak.svg.
+SOAK ?= 10m
+soak:
+	$(GO) run ./bench/soak -duration $(SOAK) -svg bench/soak/soak.svg

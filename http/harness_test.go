@@ -58,6 +58,7 @@ type testConfig struct {
 	maxInFlight                 int
 	readHeaderTimeout, httpIdle time.Duration // overrides of the http.Server fields, for the slow-client tests
 	shared                      *testServer
+	clock                       *testkit.Clock // with shared: this instance's own clock
 }
 
 type option func(*testConfig)
@@ -106,6 +107,10 @@ func withHTTPIdleTimeout(d time.Duration) option { return func(c *testConfig) { 
 // withSharedStores makes a second instance of ts: same database (stores and
 // signing keys), same issuer and same clock, its own process state.
 func withSharedStores(ts *testServer) option { return func(c *testConfig) { c.shared = ts } }
+
+// withOwnClock gives an instance made withSharedStores a clock of its own
+// (a skewed instance of one deployment).
+func withOwnClock(c *testkit.Clock) option { return func(cfg *testConfig) { cfg.clock = c } }
 
 // smallParams make argon2id cheap, for every test but those of the defaults.
 var smallParams = password.Params{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}
@@ -163,6 +168,9 @@ func newTestServer(t testing.TB, opts ...option) *testServer {
 		ts.Issuer, ts.Clock, ts.Faults = sh.Issuer, sh.Clock, sh.Faults
 		ts.Users, ts.Sessions, ts.Revs = sh.Users, sh.Sessions, sh.Revs
 		ts.keyStore, ts.Keys = sh.keyStore, sh.Keys
+		if cfg.clock != nil {
+			ts.Clock = cfg.clock
+		}
 	} else {
 		ts.Issuer, ts.Clock, ts.Faults = "http://"+ln.Addr().String(), testkit.NewClock(time.Now().UTC().Truncate(time.Second)), &faults{}
 		ts.Users = &faultyUsers{UserStore: &memory.UserStore{}, f: ts.Faults}

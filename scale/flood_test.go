@@ -1,0 +1,560 @@
+package scale_test
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// floodFull is set by `make flood` (LATCH_FLOOD_FULL=1): the sizes of the
+// issue (1,000 logins, 10,000 attempts, 10,000 idle connections). Without
+// it the tests run a bounded form of a few seconds each.
+func floodFull() bool { return os.Getenv("LATCH_FLOOD_FULL") != "" }
+
+func sized(bounded, full int) int {
+	if floodFull() {
+		return full
+	}
+	return bounded
+}
+
+// The latency bound of authenticated requests and /healthz under a flood.
+const floodP99 = 50 * time.Millisecond
+
+// raiseFileLimit lifts this process's soft RLIMIT_NOFILE to its hard limit
+// (latch, started later, inherits it) and returns it.
+func raiseFileLimit(t *testing.T) uint64 {
+	t.Helper()
+	var lim syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
+		t.Fatal(err)
+	}
+	if lim.Cur < lim.Max {
+		lim.Cur = lim.Max
+		if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return lim.Cur
+}
+
+// floodLatch starts one latch on a SQLite file of its own with extra flags.
+func floodLatch(t *testing.T, extra ...string) *instance {
+	t.Helper()
+	args := latchArgs("sqlite:"+filepath.Join(t.TempDir(), "latch.db"), "")
+	args = append(args, "--log-level", "error", "--audit-log", "off")
+	args = append(args, extra...)
+	p := startLatch(t, "latch", args...)
+	return &instance{name: "flood", url: "http://" + p.Addr, p: p}
+}
+
+// clientFrom is an HTTP client whose connections come from the loopback
+// address ip (latch keys its per-IP limits on the peer address; it does
+// not trust X-Forwarded-For).
+func clientFrom(ip string) *http.Client {
+	d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(ip)}, Timeout: 5 * time.Second}
+	return &http.Client{Timeout: 20 * time.Second, Transport: &http.Transport{DialContext: d.DialContext, MaxIdleConnsPerHost: 8}}
+}
+
+// postJSON sends body with c and returns the status, Retry-After and body.
+func postJSON(c *http.Client, url string, body any) (int, string, []byte, error) {
+	b, _ := json.Marshal(body)
+	resp, err := c.Post(url, "application/json", strings.NewReader(string(b)))
+	if err != nil {
+		return 0, "", nil, err
+	}
+	defer resp.Body.Close()
+	rb, err := io.ReadAll(resp.Body)
+	return resp.StatusCode, resp.Header.Get("Retry-After"), rb, err
+}
+
+// prober asks for one URL every few milliseconds on a client of its own
+// until stopped, and keeps the latencies.
+type prober struct {
+	what string
+	stop chan struct{}
+	done chan struct{}
+
+	mu   sync.Mutex
+	lat  []time.Duration
+	fail []string
+}
+
+func probe(what, url string, a auth) *prober {
+	p := &prober{what: what, stop: make(chan struct{}), done: make(chan struct{})}
+	c := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 2}}
+	go func() {
+		defer close(p.done)
+		defer c.CloseIdleConnections()
+		for {
+			select {
+			case <-p.stop:
+				return
+			case <-time.After(5 * time.Millisecond):
+			}
+			req, _ := http.NewRequest("GET", url, nil)
+			if a.bearer != "" {
+				req.Header.Set("Authorization", "Bearer "+a.bearer)
+			}
+			start := time.Now()
+			resp, err := c.Do(req)
+			if err == nil {
+				_, _ = io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+			}
+			took := time.Since(start)
+			p.mu.Lock()
+			p.lat = append(p.lat, took)
+			if err != nil {
+				p.fail = append(p.fail, err.Error())
+			} else if resp.StatusCode != 200 {
+				p.fail = append(p.fail, resp.Status)
+			}
+			p.mu.Unlock()
+		}
+	}()
+	return p
+}
+
+// finish stops the prober and fails the test unless every answer was 200
+// and the p99 is under bound.
+func (p *prober) finish(t *testing.T, bound time.Duration) time.Duration {
+	t.Helper()
+	close(p.stop)
+	<-p.done
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if len(p.lat) < 20 {
+		t.Errorf("%s: only %d probes; too few to show anything", p.what, len(p.lat))
+		return 0
+	}
+	if len(p.fail) > 0 {
+		t.Errorf("%s: %d of %d probes failed, first: %v", p.what, len(p.fail), len(p.lat), p.fail[0])
+	}
+	s := slices.Clone(p.lat)
+	slices.Sort(s)
+	p99 := s[len(s)*99/100]
+	t.Logf("%s: %d probes, p50 %v, p99 %v, max %v", p.what, len(s), s[len(s)/2], p99, s[len(s)-1])
+	if p99 > bound {
+		t.Errorf("%s: p99 %v over %v", p.what, p99, bound)
+	}
+	return p99
+}
+
+// metricFloat reads an unlabelled metric of /metrics as a number.
+func metricFloat(base, name string) (float64, error) {
+	v, err := metric(base, name)
+	if err != nil {
+		return 0, err
+	}
+	return strconv.ParseFloat(v, 64)
+}
+
+// total is the number of answers counted.
+func (s statusSet) total() int {
+	n := 0
+	for _, c := range s {
+		n += c
+	}
+	return n
+}
+
+// loginFloodP99 bounds the p99 of /healthz and whoami during the login
+// flood. The target of the issue is 50 ms; `make flood` holds the test to
+// it. On the shared two-core machines of CI, with argon2id on both cores
+// and the race detector on the client, the bounded form of `make test`
+// holds it to 1 s, which still catches requests stuck behind the hashing
+// (docs/security.md, Floods, has the measured numbers).
+func loginFloodP99() time.Duration {
+	if floodFull() {
+		return floodP99
+	}
+	return time.Second
+}
+
+// TestFlood_Logins sends many logins at once (1,000 with LATCH_FLOOD_FULL,
+// else 200): argon2id runs at most GOMAXPROCS at a time with a bounded
+// queue, so every login is answered 200 or, fast, 429/503 with
+// Retry-After; RSS stays under 256 MiB; /healthz and token-authenticated
+// whoami keep a p99 under 50 ms while it runs.
+func TestFlood_Logins(t *testing.T) {
+	raiseFileLimit(t)
+	n := sized(200, 1000)
+	inst := floodLatch(t)
+	email := newEmail("flood")
+	signup(t, inst.url, email)
+	tok := loginToken(t, inst.url, email, "probe")
+
+	var peakRSS atomic.Int64
+	rssStop := make(chan struct{})
+	rssDone := make(chan struct{})
+	go func() {
+		defer close(rssDone)
+		for {
+			if v, err := metricFloat(inst.url, "process_resident_memory_bytes"); err == nil && int64(v) > peakRSS.Load() {
+				peakRSS.Store(int64(v))
+			}
+			select {
+			case <-rssStop:
+				return
+			case <-time.After(50 * time.Millisecond):
+			}
+		}
+	}()
+	health := probe("/healthz", inst.url+"/healthz", auth{})
+	whoami := probe("whoami by token", inst.url+"/v1/whoami", tok.a)
+
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	statuses := statusSet{}
+	var bad []string
+	c := &http.Client{Timeout: 20 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: n}}
+	began := time.Now()
+	for range n {
+		wg.Go(func() {
+			<-start
+			st, retry, body, err := postJSON(c, inst.url+"/v1/login", map[string]string{"email": email, "password": password})
+			mu.Lock()
+			defer mu.Unlock()
+			statuses[st]++
+			switch {
+			case err != nil:
+				bad = append(bad, err.Error())
+			case st == 200:
+			case (st == 429 || st == 503) && retry != "":
+			default:
+				bad = append(bad, fmt.Sprintf("%d (Retry-After %q) %s", st, retry, body))
+			}
+		})
+	}
+	close(start)
+	wg.Wait()
+	took := time.Since(began)
+	health.finish(t, loginFloodP99())
+	whoami.finish(t, loginFloodP99())
+	close(rssStop)
+	<-rssDone
+	c.CloseIdleConnections()
+	t.Logf("%d simultaneous logins in %v: %s; peak RSS %.1f MiB", n, took.Round(time.Millisecond), statuses, float64(peakRSS.Load())/(1<<20))
+	if len(bad) > 0 {
+		t.Errorf("%d logins answered wrongly, first: %s", len(bad), bad[0])
+	}
+	if statuses[200] == 0 {
+		t.Error("no login succeeded")
+	}
+	if peakRSS.Load() == 0 || peakRSS.Load() > 256<<20 {
+		t.Errorf("peak RSS %d bytes: want (0, 256 MiB]", peakRSS.Load())
+	}
+}
+
+// TestFlood_CredentialStuffing tries wrong passwords for many accounts
+// from many loopback addresses (10,000 attempts over 1,000 accounts from
+// 100 addresses with LATCH_FLOOD_FULL; else 200 over 20 from 10) while
+// bystanders log in from other addresses: exactly the accounts that took
+// --login-max-failures failures are locked, and no bystander ever is.
+func TestFlood_CredentialStuffing(t *testing.T) {
+	raiseFileLimit(t)
+	accounts, attempts, addrs := sized(20, 1000), sized(200, 10_000), sized(10, 100)
+	const maxFailures = 3
+	inst := floodLatch(t, "--login-ip-rate", "10", "--login-max-failures", strconv.Itoa(maxFailures))
+	ipOf := func(i int) string { return fmt.Sprintf("127.0.%d.%d", 1+i/250, 1+i%250) }
+	clients := map[string]*http.Client{}
+	client := func(ip string) *http.Client {
+		if c, ok := clients[ip]; ok {
+			return c
+		}
+		c := clientFrom(ip)
+		clients[ip] = c
+		return c
+	}
+	// Sign the accounts up from addresses of their own (signups count
+	// against the per-IP rate too), a few at a time.
+	attacked := make([]string, accounts)
+	bystanders := make([]string, 5)
+	all := make([]string, 0, accounts+len(bystanders))
+	for i := range attacked {
+		attacked[i] = newEmail(fmt.Sprintf("victim%d", i))
+	}
+	for i := range bystanders {
+		bystanders[i] = newEmail(fmt.Sprintf("bystander%d", i))
+	}
+	all = append(append(all, attacked...), bystanders...)
+	signupIP := func(i int) string { return fmt.Sprintf("127.1.%d.%d", 1+i/250, 1+i%250) }
+	for i := range all {
+		client(signupIP(i))
+	}
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 8)
+	var signupErr atomic.Value
+	for i, e := range all {
+		sem <- struct{}{}
+		c := clients[signupIP(i)]
+		wg.Go(func() {
+			defer func() { <-sem }()
+			if st, _, b, err := postJSON(c, inst.url+"/v1/signup", map[string]string{"email": e, "password": password}); err != nil || st != 201 {
+				signupErr.Store(fmt.Sprintf("signup %s: %d %s %v", e, st, b, err))
+			}
+		})
+	}
+	wg.Wait()
+	if v := signupErr.Load(); v != nil {
+		t.Fatal(v)
+	}
+	for i := range addrs {
+		client(ipOf(i))
+	}
+	for a := range accounts {
+		client(fmt.Sprintf("127.3.%d.1", a/20))
+	}
+	// From here the map is only read.
+
+	// Bystanders log in, with the right password, from addresses of their
+	// own all along.
+	stopBy := make(chan struct{})
+	var byWG sync.WaitGroup
+	byStatuses := statusSet{}
+	var byMu sync.Mutex
+	for i, e := range bystanders {
+		c := clientFrom(fmt.Sprintf("127.2.0.%d", 1+i))
+		byWG.Go(func() {
+			for {
+				select {
+				case <-stopBy:
+					return
+				case <-time.After(300 * time.Millisecond):
+				}
+				st, retry, _, err := postJSON(c, inst.url+"/v1/login", map[string]string{"email": e, "password": password})
+				switch {
+				case err != nil:
+					st = -1
+				case st == 429 && retry == "1":
+					// The hashing queue's bounded wait ran out (overload,
+					// Retry-After 1 s): not a lock, which waits out the
+					// failure window.
+					st = 4291
+				}
+				byMu.Lock()
+				byStatuses[st]++
+				byMu.Unlock()
+			}
+		})
+	}
+
+	failures := make([]atomic.Int32, accounts)
+	var mu sync.Mutex
+	statuses := statusSet{}
+	var bad []string
+	began := time.Now()
+	next := atomic.Int64{}
+	for range 16 {
+		wg.Go(func() {
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= attempts {
+					return
+				}
+				a := i % accounts
+				st, retry, b, err := postJSON(client(ipOf(i%addrs)), inst.url+"/v1/login",
+					map[string]string{"email": attacked[a], "password": fmt.Sprintf("guess %d", i)})
+				mu.Lock()
+				statuses[st]++
+				switch {
+				case err != nil:
+					bad = append(bad, err.Error())
+				case st == 401:
+					failures[a].Add(1)
+				case st == 429 && retry != "":
+				default:
+					bad = append(bad, fmt.Sprintf("%d %s", st, b))
+				}
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	took := time.Since(began)
+	close(stopBy)
+	byWG.Wait()
+	t.Logf("%d attempts on %d accounts from %d addresses in %v: %s; bystanders' logins meanwhile: %s",
+		attempts, accounts, addrs, took.Round(time.Millisecond), statuses, byStatuses)
+	if len(bad) > 0 {
+		t.Errorf("%d attempts answered wrongly, first: %s", len(bad), bad[0])
+	}
+	if byStatuses[200] == 0 || byStatuses[200]+byStatuses[4291] != byStatuses.total() {
+		t.Errorf("bystanders' logins during the attack: %s (4291: 429 of the hashing queue), want only 200 or 4291", byStatuses)
+	}
+	// Afterwards, from a fresh address, with the right password.
+	locked, free := 0, 0
+	for a, e := range attacked {
+		// 20 per address: under the per-IP burst of 30.
+		st, _, b, err := postJSON(client(fmt.Sprintf("127.3.%d.1", a/20)), inst.url+"/v1/login", map[string]string{"email": e, "password": password})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := 200
+		if failures[a].Load() >= maxFailures {
+			want, locked = 429, locked+1
+		} else {
+			free++
+		}
+		if st != want {
+			t.Errorf("attacked account %d (%d failures): %d %s, want %d", a, failures[a].Load(), st, b, want)
+		}
+	}
+	for i, e := range bystanders {
+		st, _, b, err := postJSON(clientFrom(fmt.Sprintf("127.3.1.%d", 1+i)), inst.url+"/v1/login", map[string]string{"email": e, "password": password})
+		if err != nil || st != 200 {
+			t.Errorf("bystander %d after the attack: %d %s %v", i, st, b, err)
+		}
+	}
+	t.Logf("after the attack: %d attacked accounts locked, %d not (fewer than %d failures got through), %d bystanders free", locked, free, maxFailures, len(bystanders))
+	if locked == 0 {
+		t.Error("no attacked account is locked: the attack showed nothing")
+	}
+}
+
+// TestFlood_IdleConnections opens many idle connections (10,000 with
+// LATCH_FLOOD_FULL, else 1,000) and slowloris clients that send a header
+// a byte at a time: real clients keep being served, /healthz and whoami
+// by token with a p99 under 50 ms.
+func TestFlood_IdleConnections(t *testing.T) {
+	limit := raiseFileLimit(t)
+	idle, slow := sized(1000, 10_000), sized(100, 500)
+	if need := uint64(idle+slow) + 200; need > limit {
+		t.Logf("RLIMIT_NOFILE is %d: %d idle connections sized down", limit, idle)
+		idle = int(limit) - slow - 200
+	}
+	inst := floodLatch(t)
+	email := newEmail("idle")
+	signup(t, inst.url, email)
+	tok := loginToken(t, inst.url, email, "probe")
+	addr := strings.TrimPrefix(inst.url, "http://")
+
+	var conns []net.Conn
+	defer func() {
+		for _, c := range conns {
+			c.Close()
+		}
+	}()
+	for i := range idle {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatalf("idle connection %d: %v", i, err)
+		}
+		conns = append(conns, c)
+	}
+	stopSlow := make(chan struct{})
+	var wg sync.WaitGroup
+	for i := range slow {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatalf("slowloris %d: %v", i, err)
+		}
+		conns = append(conns, c)
+		wg.Go(func() {
+			w := bufio.NewWriter(c)
+			_, _ = w.WriteString("GET /v1/whoami HTTP/1.1\r\nHost: latch\r\nX-Slow: ")
+			_ = w.Flush()
+			for {
+				select {
+				case <-stopSlow:
+					return
+				case <-time.After(200 * time.Millisecond):
+				}
+				if _, err := c.Write([]byte("a")); err != nil {
+					return // the server's header timeout closed it
+				}
+			}
+		})
+	}
+	fds, _ := metricFloat(inst.url, "process_open_fds")
+	health := probe("/healthz", inst.url+"/healthz", auth{})
+	whoami := probe("whoami by token", inst.url+"/v1/whoami", tok.a)
+	time.Sleep(3 * time.Second)
+	health.finish(t, floodP99)
+	whoami.finish(t, floodP99)
+	close(stopSlow)
+	wg.Wait()
+	t.Logf("%d idle and %d slowloris connections held; latch had %.0f open files", idle, slow, fds)
+	if fds < float64(idle) {
+		t.Errorf("latch has %.0f open files: the idle connections did not all reach it", fds)
+	}
+}
+
+// TestFlood_SpentRefreshes replays spent refresh tokens of many families at
+// once: every family is revoked (its current token refused), and whoami of
+// an unrelated account keeps a p99 under 50 ms meanwhile.
+func TestFlood_SpentRefreshes(t *testing.T) {
+	families, replays := sized(20, 200), sized(2000, 20_000)
+	inst := floodLatch(t)
+	email := newEmail("spent")
+	signup(t, inst.url, email)
+	other := newEmail("bystander")
+	signup(t, inst.url, other)
+	tok := loginToken(t, inst.url, other, "probe")
+	spent := make([]string, families)
+	current := make([]string, families)
+	for i := range families {
+		f := loginToken(t, inst.url, email, "family")
+		r := call(t, "POST", inst.url+"/v1/token/refresh", auth{}, map[string]string{"refresh_token": f.refresh})
+		var b struct {
+			RefreshToken string `json:"refresh_token"`
+		}
+		if r.status != 200 || json.Unmarshal(r.body, &b) != nil {
+			t.Fatalf("refresh: %s", r)
+		}
+		spent[i], current[i] = f.refresh, b.RefreshToken
+	}
+	whoami := probe("whoami by token", inst.url+"/v1/whoami", tok.a)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	statuses := statusSet{}
+	next := atomic.Int64{}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	for range 16 {
+		wg.Go(func() {
+			for ctx.Err() == nil {
+				i := int(next.Add(1)) - 1
+				if i >= replays {
+					return
+				}
+				r, err := send("POST", inst.url+"/v1/token/refresh", auth{}, map[string]string{"refresh_token": spent[i%families]})
+				mu.Lock()
+				if err != nil {
+					statuses[-1]++
+				} else {
+					statuses[r.status]++
+				}
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	whoami.finish(t, floodP99)
+	t.Logf("%d replays of spent tokens of %d families: %s", replays, families, statuses)
+	if statuses[401] != replays {
+		t.Errorf("replays of spent tokens: %s, want %d×401", statuses, replays)
+	}
+	for i, c := range current {
+		r := call(t, "POST", inst.url+"/v1/token/refresh", auth{}, map[string]string{"refresh_token": c})
+		if r.status != 401 {
+			t.Errorf("family %d: its current token after the replays: %s, want 401 (revoked)", i, r)
+		}
+	}
+}
