@@ -4,10 +4,8 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"crypto/rand"
 	"fmt"
 	"net"
-	"net/url"
 	"os"
 	"os/exec"
 	"os/user"
@@ -23,6 +21,7 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/latch-dev/latch/internal/proctest"
+	"github.com/latch-dev/latch/internal/testenv"
 )
 
 // The shared servers of the development machines and CI; LATCH_TEST_POSTGRES
@@ -82,76 +81,7 @@ func startInstances(t testing.TB, n int, db, redis string) []*instance {
 // after the processes registered later are gone. It returns its URL.
 func freshDatabase(t testing.TB, redisURL string) string {
 	t.Helper()
-	admin := sharedPostgres()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	conn, err := pgx.Connect(ctx, admin)
-	if err != nil {
-		unavailable(t, "PostgreSQL at %s is unreachable: %v", admin, err)
-	}
-	defer conn.Close(context.Background())
-	name := "latch_scale_" + strings.ToLower(rand.Text()[:12])
-	if _, err := conn.Exec(ctx, "CREATE DATABASE "+name); err != nil {
-		t.Fatalf("CREATE DATABASE %s: %v", name, err)
-	}
-	u, err := url.Parse(admin)
-	if err != nil {
-		t.Fatal(err)
-	}
-	u.Path = "/" + name
-	dbURL := u.String()
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		conn, err := pgx.Connect(ctx, admin)
-		if err != nil {
-			t.Errorf("dropping database %s: %v", name, err)
-			return
-		}
-		defer conn.Close(context.Background())
-		if _, err := conn.Exec(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)"); err != nil {
-			t.Errorf("DROP DATABASE %s: %v", name, err)
-		}
-	})
-	if redisURL != "" {
-		t.Cleanup(func() { deleteRedisKeys(t, dbURL, redisURL) })
-	}
-	return dbURL
-}
-
-// deleteRedisKeys removes what latch kept in Redis for the database at
-// dbURL: every key under the prefix named after its deployment ID.
-func deleteRedisKeys(t testing.TB, dbURL, redisURL string) {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	conn, err := pgx.Connect(ctx, dbURL)
-	if err != nil {
-		t.Logf("reading the deployment ID for the Redis cleanup: %v", err)
-		return
-	}
-	defer conn.Close(context.Background())
-	var id string
-	if err := conn.QueryRow(ctx, "SELECT id FROM deployment").Scan(&id); err != nil {
-		return // latch never migrated it: nothing in Redis either
-	}
-	opt, err := goredis.ParseURL(redisURL)
-	if err != nil {
-		t.Errorf("Redis URL %s: %v", redisURL, err)
-		return
-	}
-	rdb := goredis.NewClient(opt)
-	defer rdb.Close()
-	pattern := "{latch-" + id[:min(12, len(id))] + ":*"
-	iter := rdb.Scan(ctx, 0, pattern, 1000).Iterator()
-	for iter.Next(ctx) {
-		if err := rdb.Unlink(ctx, iter.Val()).Err(); err != nil {
-			t.Errorf("Redis cleanup: %v", err)
-			return
-		}
-	}
-	if err := iter.Err(); err != nil {
-		t.Errorf("Redis cleanup: %v", err)
-	}
+	return testenv.FreshDatabase(t, sharedPostgres(), "latch_scale_", redisURL)
 }
 
 // needRedis skips (or fails in CI) unless the Redis at redisURL answers.

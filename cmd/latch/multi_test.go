@@ -2,14 +2,10 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
-	"net/url"
 	"os"
-	"strings"
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/latch-dev/latch/internal/proctest"
@@ -30,51 +26,7 @@ func testServer(envVar, def string) string {
 func freshPostgres(t *testing.T, redisURL string) string {
 	t.Helper()
 	admin := testServer("LATCH_TEST_POSTGRES", "postgres://postgres@127.0.0.1:5432/test?sslmode=disable")
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	conn, err := pgx.Connect(ctx, admin)
-	if err != nil {
-		testenv.Unavailable(t, "PostgreSQL", "PostgreSQL is unreachable (%v); start it or set LATCH_TEST_POSTGRES", err)
-	}
-	defer conn.Close(context.Background())
-	name := "latch_cmd_" + strings.ToLower(rand.Text()[:12])
-	if _, err := conn.Exec(ctx, "CREATE DATABASE "+name); err != nil {
-		t.Fatal(err)
-	}
-	u, err := url.Parse(admin)
-	if err != nil {
-		t.Fatal(err)
-	}
-	u.Path = "/" + name
-	db := u.String()
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if c, err := pgx.Connect(ctx, db); err == nil {
-			var id string
-			if c.QueryRow(ctx, "SELECT id FROM deployment").Scan(&id) == nil {
-				if opt, err := goredis.ParseURL(redisURL); err == nil {
-					rdb := goredis.NewClient(opt)
-					iter := rdb.Scan(ctx, 0, "{latch-"+id[:min(12, len(id))]+":*", 1000).Iterator()
-					for iter.Next(ctx) {
-						rdb.Unlink(ctx, iter.Val())
-					}
-					_ = rdb.Close()
-				}
-			}
-			_ = c.Close(ctx)
-		}
-		c, err := pgx.Connect(ctx, admin)
-		if err != nil {
-			t.Errorf("dropping %s: %v", name, err)
-			return
-		}
-		defer c.Close(context.Background())
-		if _, err := c.Exec(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)"); err != nil {
-			t.Errorf("dropping %s: %v", name, err)
-		}
-	})
-	return db
+	return testenv.FreshDatabase(t, admin, "latch_cmd_", redisURL)
 }
 
 func needRedis(t *testing.T) string {
