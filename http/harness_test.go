@@ -3,6 +3,7 @@ package http_test
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -21,8 +22,10 @@ import (
 	"github.com/latch-dev/latch"
 	"github.com/latch-dev/latch/email"
 	lhttp "github.com/latch-dev/latch/http"
+	"github.com/latch-dev/latch/internal/smtptest"
 	"github.com/latch-dev/latch/internal/testkit"
 	"github.com/latch-dev/latch/jose"
+	"github.com/latch-dev/latch/mail"
 	"github.com/latch-dev/latch/memory"
 	"github.com/latch-dev/latch/password"
 )
@@ -58,6 +61,10 @@ type testConfig struct {
 	maxInFlight                 int
 	readHeaderTimeout, httpIdle time.Duration // overrides of the http.Server fields, for the slow-client tests
 	shared                      *testServer
+	publicURL                   string  // --public-url; default: the issuer
+	mailRate                    float64 // the per-account mail limit a second; 0: none
+	requireVerified             bool
+	smtp                        smtptest.Options
 }
 
 type option func(*testConfig)
@@ -107,6 +114,10 @@ func withHTTPIdleTimeout(d time.Duration) option { return func(c *testConfig) { 
 // signing keys), same issuer and same clock, its own process state.
 func withSharedStores(ts *testServer) option { return func(c *testConfig) { c.shared = ts } }
 
+func withPublicURL(u string) option         { return func(c *testConfig) { c.publicURL = u } }
+func withMailRate(perSecond float64) option { return func(c *testConfig) { c.mailRate = perSecond } }
+func withRequireVerifiedEmail() option      { return func(c *testConfig) { c.requireVerified = true } }
+
 // smallParams make argon2id cheap, for every test but those of the defaults.
 var smallParams = password.Params{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}
 
@@ -131,6 +142,9 @@ type testServer struct {
 	Hasher   *countingHasher
 	Verifier *countingVerifier
 	Throttle *spyThrottle
+	Tokens   *memory.AccountTokenStore
+	Outbox   *memory.Outbox
+	SMTP     *smtptest.Server // the mail server latch sends to; its mail is read by the tests
 	Logs     *testkit.Buffer
 	Audit    *testkit.Buffer // the audit trail, one JSON line per event
 
@@ -162,12 +176,15 @@ func newTestServer(t testing.TB, opts ...option) *testServer {
 	if sh := cfg.shared; sh != nil {
 		ts.Issuer, ts.Clock, ts.Faults = sh.Issuer, sh.Clock, sh.Faults
 		ts.Users, ts.Sessions, ts.Revs = sh.Users, sh.Sessions, sh.Revs
+		ts.Tokens, ts.Outbox, ts.SMTP = sh.Tokens, sh.Outbox, sh.SMTP
 		ts.keyStore, ts.Keys = sh.keyStore, sh.Keys
 	} else {
 		ts.Issuer, ts.Clock, ts.Faults = "http://"+ln.Addr().String(), testkit.NewClock(time.Now().UTC().Truncate(time.Second)), &faults{}
 		ts.Users = &faultyUsers{UserStore: &memory.UserStore{}, f: ts.Faults}
 		ts.Sessions = &faultySessions{SessionStore: &memory.SessionStore{}, f: ts.Faults}
 		ts.Revs = &faultyRevocations{RevocationStore: &memory.RevocationStore{}, f: ts.Faults}
+		ts.Tokens, ts.Outbox = &memory.AccountTokenStore{}, &memory.Outbox{}
+		ts.SMTP = smtptest.Start(t, cfg.smtp)
 		ts.keyStore = &memory.KeyStore{}
 		k, err := jose.GenerateKey(jose.EdDSA, ts.Clock.Now())
 		if err != nil {
@@ -212,12 +229,23 @@ func newTestServer(t testing.TB, opts ...option) *testServer {
 		t.Cleanup(func() { _ = cache.Close() })
 		sessions = cache
 	}
+	mailer, err := mail.New(mail.Config{URL: ts.SMTP.URL(), From: "latch@example.com", Timeout: 10 * time.Second,
+		TLS: &tls.Config{RootCAs: ts.SMTP.CA, MinVersion: tls.VersionTLS12}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mailLimiter latch.RateLimiter
+	if cfg.mailRate > 0 {
+		mailLimiter = memory.NewRateLimiter(cfg.mailRate)
+	}
 	ts.Service, err = latch.New(latch.Config{
 		Issuer: ts.Issuer, Audience: []string{ts.Issuer},
 		AccessTTL: cfg.accessTTL, RefreshTTL: cfg.refreshTTL, RefreshAbsoluteTTL: cfg.refreshAbsolute,
 		RefreshReuseGrace: cfg.grace, SessionIdleTimeout: cfg.idle, SessionAbsoluteTimeout: cfg.absolute,
 		MaxSessionsPerUser: cfg.maxSessions, SingleWriter: !cfg.noCache, FollowInterval: cfg.follow,
+		PublicURL: cfg.publicURL, RequireVerifiedEmail: cfg.requireVerified,
 	}, latch.Deps{
+		AccountTokens: ts.Tokens, Outbox: ts.Outbox, Mailer: mailer, MailLimiter: mailLimiter,
 		Users: ts.Users, Sessions: sessions, Revocations: ts.Revs,
 		Hasher: ts.Hasher, Signer: ts.Signer, Verifier: ts.Verifier, Throttle: ts.Throttle,
 		NormalizeEmail: email.Normalize, CheckPassword: password.NewPolicy().Check, DummyHash: hasher.Dummy(),
