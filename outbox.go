@@ -16,9 +16,6 @@ const (
 	mailLease = 2 * time.Minute
 	// mailBatch is how many mails one pass of the sender claims.
 	mailBatch = 16
-	// mailPoll is how often the sender looks for due mail when nothing
-	// kicked it (retries, other instances' mail, mail left by a restart).
-	mailPoll = time.Second
 	// maxMailDelay caps the doubling retry delay.
 	maxMailDelay = time.Hour
 	// keepDoneMail is how long sent and failed mail stays for operators.
@@ -114,13 +111,14 @@ func (s *Service) background(ctx context.Context, f func(context.Context)) bool 
 	return true
 }
 
-// mailLoop delivers due mail whenever some is enqueued, and every second
-// for retries, other instances' mail and mail a restart left behind.
+// mailLoop delivers due mail whenever some is enqueued, and every
+// Config.MailInterval for retries, other instances' mail and mail a
+// restart left behind.
 func (s *Service) mailLoop() {
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
-		t := time.NewTicker(mailPoll)
+		t := time.NewTicker(s.cfg.MailInterval)
 		defer t.Stop()
 		for {
 			select {

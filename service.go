@@ -71,6 +71,10 @@ type Config struct {
 	// MailRetryDelay is the wait after the first failed attempt; it doubles
 	// after each further one, up to an hour. Default 10 seconds.
 	MailRetryDelay time.Duration
+	// MailInterval is how often the outbox's sender looks for due mail
+	// besides when mail is queued. Default 1 second. Negative: there is
+	// no sender in the background; DeliverMail is called by hand (tests).
+	MailInterval time.Duration
 }
 
 // The defaults New applies to a zero Config field.
@@ -105,6 +109,7 @@ func (c Config) withDefaults() Config {
 	def(&c.RecoveryTTL, DefaultRecoveryTTL)
 	def(&c.VerificationTTL, DefaultVerificationTTL)
 	def(&c.MailRetryDelay, DefaultMailRetryDelay)
+	def(&c.MailInterval, time.Second)
 	if c.MailAttempts == 0 {
 		c.MailAttempts = DefaultMailAttempts
 	}
@@ -344,7 +349,7 @@ func (s *Service) Start(ctx context.Context) error {
 	if s.bus != nil {
 		s.followBus()
 	}
-	if s.outbox != nil {
+	if s.outbox != nil && s.cfg.MailInterval > 0 {
 		s.mailLoop()
 	}
 	return nil

@@ -64,6 +64,7 @@ type testConfig struct {
 	publicURL                   string  // --public-url; default: the issuer
 	mailRate                    float64 // the per-account mail limit a second; 0: none
 	requireVerified             bool
+	mailByHand                  bool // no sender in the background: the test calls DeliverMail
 	smtp                        smtptest.Options
 }
 
@@ -117,6 +118,7 @@ func withSharedStores(ts *testServer) option { return func(c *testConfig) { c.sh
 func withPublicURL(u string) option         { return func(c *testConfig) { c.publicURL = u } }
 func withMailRate(perSecond float64) option { return func(c *testConfig) { c.mailRate = perSecond } }
 func withRequireVerifiedEmail() option      { return func(c *testConfig) { c.requireVerified = true } }
+func withMailByHand() option                { return func(c *testConfig) { c.mailByHand = true } }
 
 // smallParams make argon2id cheap, for every test but those of the defaults.
 var smallParams = password.Params{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}
@@ -234,6 +236,10 @@ func newTestServer(t testing.TB, opts ...option) *testServer {
 	if err != nil {
 		t.Fatal(err)
 	}
+	mailInterval := time.Duration(0)
+	if cfg.mailByHand {
+		mailInterval = -1
+	}
 	var mailLimiter latch.RateLimiter
 	if cfg.mailRate > 0 {
 		mailLimiter = memory.NewRateLimiter(cfg.mailRate)
@@ -243,7 +249,7 @@ func newTestServer(t testing.TB, opts ...option) *testServer {
 		AccessTTL: cfg.accessTTL, RefreshTTL: cfg.refreshTTL, RefreshAbsoluteTTL: cfg.refreshAbsolute,
 		RefreshReuseGrace: cfg.grace, SessionIdleTimeout: cfg.idle, SessionAbsoluteTimeout: cfg.absolute,
 		MaxSessionsPerUser: cfg.maxSessions, SingleWriter: !cfg.noCache, FollowInterval: cfg.follow,
-		PublicURL: cfg.publicURL, RequireVerifiedEmail: cfg.requireVerified,
+		PublicURL: cfg.publicURL, RequireVerifiedEmail: cfg.requireVerified, MailInterval: mailInterval,
 	}, latch.Deps{
 		AccountTokens: ts.Tokens, Outbox: ts.Outbox, Mailer: mailer, MailLimiter: mailLimiter,
 		Users: ts.Users, Sessions: sessions, Revocations: ts.Revs,

@@ -135,3 +135,14 @@ func (o *Outbox) DeleteDoneMail(_ context.Context, before time.Time) (int, error
 	}
 	return n, nil
 }
+
+// All returns every mail in the outbox, in no order (tests and operators).
+func (o *Outbox) All() []*latch.Mail {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	out := make([]*latch.Mail, 0, len(o.m))
+	for _, m := range o.m {
+		out = append(out, copyMail(m))
+	}
+	return out
+}
