@@ -15,7 +15,8 @@ func crossOriginHeaders(self string) map[string][]reqOpt {
 		"Origin of another site":                  {header("Origin", "https://evil.example")},
 		"Origin of a sibling port":                {header("Origin", "http://127.0.0.1:1")},
 		"Origin null":                             {header("Origin", "null")},
-		"Origin null, Sec-Fetch-Site same-origin": {header("Origin", "null"), header("Sec-Fetch-Site", "same-origin")},
+		"Origin null, Sec-Fetch-Site same-site":   {header("Origin", "null"), header("Sec-Fetch-Site", "same-site")},
+		"Origin null, Sec-Fetch-Site none":        {header("Origin", "null"), header("Sec-Fetch-Site", "none")},
 	}
 }
 

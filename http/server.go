@@ -260,7 +260,11 @@ func (s *Server) crossOrigin(next http.Handler) http.Handler {
 	cop := http.NewCrossOriginProtection()
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !safeMethod(r.Method) {
-			if err := cop.Check(r); err != nil || r.Header.Get("Origin") == "null" {
+			// Sec-Fetch-Site, when present, decides alone (API.md §2): a
+			// same-origin form on a Referrer-Policy: no-referrer page (/reset)
+			// sends Origin: null with it. Without it, Origin null is refused.
+			nullOrigin := r.Header.Get("Origin") == "null" && r.Header.Get("Sec-Fetch-Site") != "same-origin"
+			if err := cop.Check(r); err != nil || nullOrigin {
 				s.Metrics.observe("csrf", 403)
 				s.writeError(w, r, latch.ErrCSRF)
 				return
