@@ -232,7 +232,7 @@ func (c *Config) validate() error {
 	if c.SMTPURL != "" {
 		// Never echoed: it may hold a password.
 		if u, err := url.Parse(c.SMTPURL); err != nil || (u.Scheme != "smtp" && u.Scheme != "smtps") || u.Hostname() == "" {
-			return errors.New("--smtp-url: want smtp://[user:pass@]host[:port] or smtps://...")
+			return errors.New("--smtp-url: want smtp://[user:pass@]host[:port] or smtps://[user:pass@]host[:port]")
 		}
 		if c.MailFrom == "" {
 			return errors.New("--mail-from: required with --smtp-url")
