@@ -38,6 +38,12 @@ var (
 	ErrRateLimited = errors.New("rate limited")
 	// ErrUnavailable: a store does not answer. latch fails closed on it.
 	ErrUnavailable = errors.New("unavailable")
+	// ErrInvalidToken: a reset or verification link that is unknown,
+	// spent or expired.
+	ErrInvalidToken = errors.New("invalid token")
+	// ErrEmailUnverified: login to an unverified account while
+	// Config.RequireVerifiedEmail.
+	ErrEmailUnverified = errors.New("email unverified")
 	// ErrForbidden: authenticated, but not allowed.
 	ErrForbidden = errors.New("forbidden")
 )

@@ -28,6 +28,14 @@ const (
 	EventRevocationAdded EventKind = "revocation_added" // Detail: the kind (jti, sid, sub); one per log entry
 	EventAdminAPI        EventKind = "admin_api"        // a use of the admin API; Detail: method and route, Outcome: the status
 	EventKeyRotate       EventKind = "key_rotate"       // a new signing key; Detail: its kid and algorithm
+
+	EventPasswordResetRequested     EventKind = "password_reset_requested"     // Outcome: sent, or why not (unknown_account, disabled, rate_limited, error)
+	EventPasswordReset              EventKind = "password_reset"               // every session, family and token revoked
+	EventEmailVerificationRequested EventKind = "email_verification_requested" // a link to the current address
+	EventEmailVerified              EventKind = "email_verified"               //
+	EventEmailChangeRequested       EventKind = "email_change_requested"       // Outcome: sent, or email_taken (nothing reaches the requester)
+	EventEmailChanged               EventKind = "email_changed"                //
+	EventMailFailed                 EventKind = "mail_failed"                  // the outbox gave up on a mail; Detail: its kind
 )
 
 // The outcomes of a login, as Event.Outcome.
@@ -37,6 +45,10 @@ const (
 	OutcomeLocked             = "locked"
 	OutcomeDisabled           = "disabled"
 	OutcomeError              = "error"
+	OutcomeEmailUnverified    = "email_unverified"
+	OutcomeUnknownAccount     = "unknown_account"
+	OutcomeRateLimited        = "rate_limited"
+	OutcomeEmailTaken         = "email_taken"
 )
 
 // Event is one security event. It never holds a secret: no password,

@@ -43,6 +43,13 @@ func (s *Service) Login(ctx context.Context, req LoginRequest) (*LoginResult, er
 	if err != nil {
 		return nil, err
 	}
+	if s.cfg.RequireVerifiedEmail && !u.EmailVerified {
+		// The password was right, so saying why is safe; a fresh link
+		// lets the person out of the loop.
+		s.emit(ctx, Event{Kind: EventLogin, Outcome: OutcomeEmailUnverified, UserID: u.ID})
+		s.verifyInBackground(ctx, u)
+		return nil, ErrEmailUnverified
+	}
 	res, err := s.startSession(ctx, u, req.Mode, req.UserAgent, req.IP)
 	if err != nil {
 		s.emit(ctx, Event{Kind: EventLogin, Outcome: OutcomeError, UserID: u.ID})

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/url"
 	"sync"
 	"time"
 )
@@ -51,6 +52,29 @@ type Config struct {
 	// entries other instances and admin commands added. Default: 250 ms, or
 	// 1 s with SingleWriter. Negative: never.
 	FollowInterval time.Duration
+
+	// PublicURL is the external base URL of latch that links in emails
+	// use (--public-url); never taken from a request's Host. Default: Issuer.
+	PublicURL string
+	// RecoveryTTL is the lifetime of a password reset link. Default 15 minutes.
+	RecoveryTTL time.Duration
+	// VerificationTTL is the lifetime of an email verification or change
+	// link. Default 24 hours.
+	VerificationTTL time.Duration
+	// RequireVerifiedEmail refuses logins to accounts whose address is not
+	// verified (ErrEmailUnverified), and mails a verification link at
+	// signup and at such a refused login.
+	RequireVerifiedEmail bool
+	// MailAttempts is how many times a mail is tried before it is marked
+	// failed. Default 8.
+	MailAttempts int
+	// MailRetryDelay is the wait after the first failed attempt; it doubles
+	// after each further one, up to an hour. Default 10 seconds.
+	MailRetryDelay time.Duration
+	// MailInterval is how often the outbox's sender looks for due mail
+	// besides when mail is queued. Default 1 second. Negative: there is
+	// no sender in the background; DeliverMail is called by hand (tests).
+	MailInterval time.Duration
 }
 
 // The defaults New applies to a zero Config field.
@@ -61,6 +85,10 @@ const (
 	DefaultSessionIdleTimeout     = 30 * time.Minute
 	DefaultSessionAbsoluteTimeout = 12 * time.Hour
 	DefaultFollowInterval         = 250 * time.Millisecond
+	DefaultRecoveryTTL            = 15 * time.Minute
+	DefaultVerificationTTL        = 24 * time.Hour
+	DefaultMailAttempts           = 8
+	DefaultMailRetryDelay         = 10 * time.Second
 )
 
 // withDefaults returns c with every zero field set to its default.
@@ -78,6 +106,16 @@ func (c Config) withDefaults() Config {
 	def(&c.RefreshAbsoluteTTL, DefaultRefreshAbsoluteTTL)
 	def(&c.SessionIdleTimeout, DefaultSessionIdleTimeout)
 	def(&c.SessionAbsoluteTimeout, DefaultSessionAbsoluteTimeout)
+	def(&c.RecoveryTTL, DefaultRecoveryTTL)
+	def(&c.VerificationTTL, DefaultVerificationTTL)
+	def(&c.MailRetryDelay, DefaultMailRetryDelay)
+	def(&c.MailInterval, time.Second)
+	if c.MailAttempts == 0 {
+		c.MailAttempts = DefaultMailAttempts
+	}
+	if c.PublicURL == "" {
+		c.PublicURL = c.Issuer
+	}
 	if c.FollowInterval == 0 {
 		c.FollowInterval = DefaultFollowInterval
 		if c.SingleWriter {
@@ -98,6 +136,14 @@ func (c Config) validate() error {
 		return errors.New("latch: Config.RefreshReuseGrace must not be negative")
 	case c.MaxSessionsPerUser < 0:
 		return errors.New("latch: Config.MaxSessionsPerUser must not be negative")
+	case c.RecoveryTTL < 0, c.VerificationTTL < 0, c.MailRetryDelay < 0, c.MailAttempts < 0:
+		return errors.New("latch: Config mail lifetimes and attempts must not be negative")
+	}
+	if c.PublicURL != "" {
+		u, err := url.Parse(c.PublicURL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
+			return errors.New("latch: Config.PublicURL must be an absolute http(s) URL without query or fragment")
+		}
 	}
 	return nil
 }
@@ -148,6 +194,18 @@ type Deps struct {
 	// keys changed (KeysChanged), from this process, the bus or another
 	// instance: reload them. It must not block.
 	OnKeysChanged func()
+	// AccountTokens keeps the one-time links of password resets and
+	// address verification, and Outbox the mail that carries them. Both
+	// optional: without them those features answer ErrUnavailable.
+	AccountTokens AccountTokenStore
+	Outbox        Outbox
+	// Mailer delivers the outbox's mail. Default: each mail is written to
+	// Logger with a warning, link included: for development only.
+	Mailer Mailer
+	// MailLimiter bounds the mail one account can cause (keys like
+	// "reset:"+user ID). Optional: nil means no bound.
+	MailLimiter RateLimiter
+
 	// OnEvent, when set, is told of every security event (the audit trail
 	// and the metrics; see Event, AuditLogger and Events). It is called on
 	// the request's goroutine and must not block.
@@ -176,6 +234,16 @@ type Service struct {
 	rand           io.Reader
 	onEvent        func(context.Context, Event)
 	onKeysChanged  func()
+
+	tokens      AccountTokenStore
+	outbox      Outbox
+	mailer      Mailer
+	mailLimiter RateLimiter
+	mailKick    chan struct{}
+	bgMu        sync.Mutex // guards bgClosed and bgWG.Add
+	bgClosed    bool
+	bgWG        sync.WaitGroup
+	bgSlots     chan struct{}
 
 	revoked     RevocationList
 	accounts    *userCache
@@ -217,9 +285,12 @@ func New(cfg Config, deps Deps) (*Service, error) {
 		hasher: deps.Hasher, signer: deps.Signer, verifier: deps.Verifier, throttle: deps.Throttle, bus: deps.Bus,
 		normalizeEmail: deps.NormalizeEmail, checkPassword: deps.CheckPassword, dummyHash: deps.DummyHash,
 		logger: deps.Logger, now: deps.Now, rand: deps.Rand, onEvent: deps.OnEvent, onKeysChanged: deps.OnKeysChanged,
-		evict: func(string) {},
-		subs:  map[*subscriber]struct{}{},
-		kick:  make(chan struct{}, 1),
+		tokens: deps.AccountTokens, outbox: deps.Outbox, mailer: deps.Mailer, mailLimiter: deps.MailLimiter,
+		evict:    func(string) {},
+		subs:     map[*subscriber]struct{}{},
+		kick:     make(chan struct{}, 1),
+		mailKick: make(chan struct{}, 1),
+		bgSlots:  make(chan struct{}, maxBackground),
 	}
 	if s.logger == nil {
 		s.logger = slog.New(slog.DiscardHandler)
@@ -235,6 +306,9 @@ func New(cfg Config, deps Deps) (*Service, error) {
 	}
 	if s.onEvent == nil {
 		s.onEvent = func(context.Context, Event) {}
+	}
+	if s.mailer == nil {
+		s.mailer = logMailer{s.logger}
 	}
 	s.sessionUser, _ = s.sessions.(SessionUser)
 	if e, ok := s.sessions.(SessionEvictor); ok {
@@ -275,6 +349,9 @@ func (s *Service) Start(ctx context.Context) error {
 	if s.bus != nil {
 		s.followBus()
 	}
+	if s.outbox != nil && s.cfg.MailInterval > 0 {
+		s.mailLoop()
+	}
 	return nil
 }
 
@@ -290,6 +367,10 @@ func (s *Service) Close() error {
 	}
 	close(s.stop)
 	s.wg.Wait()
+	s.bgMu.Lock()
+	s.bgClosed = true
+	s.bgMu.Unlock()
+	s.bgWG.Wait()
 	return nil
 }
 
@@ -323,8 +404,20 @@ func (s *Service) janitor(ctx context.Context) error {
 	if _, err := s.sessions.DeleteExpiredSessions(ctx, now.Add(-time.Minute)); err != nil {
 		return err
 	}
-	_, err := s.revocations.DeleteExpiredRevocations(ctx, now)
-	return err
+	if _, err := s.revocations.DeleteExpiredRevocations(ctx, now); err != nil {
+		return err
+	}
+	if s.tokens != nil {
+		if _, err := s.tokens.DeleteExpiredAccountTokens(ctx, now); err != nil {
+			return err
+		}
+	}
+	if s.outbox != nil {
+		if _, err := s.outbox.DeleteDoneMail(ctx, now.Add(-keepDoneMail)); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // RevokedCount is the number of live entries in the revocation set.
@@ -363,7 +456,7 @@ func storeErr(err error) error {
 	if err == nil {
 		return nil
 	}
-	for _, known := range []error{ErrNotFound, ErrEmailTaken, ErrRefreshReused, ErrUnavailable} {
+	for _, known := range []error{ErrNotFound, ErrEmailTaken, ErrRefreshReused, ErrUnavailable, ErrInvalidToken} {
 		if errors.Is(err, known) {
 			return err
 		}

@@ -25,5 +25,8 @@ func (s *Service) Signup(ctx context.Context, email, password string) (*User, er
 		return nil, storeErr(err)
 	}
 	s.emit(ctx, Event{Kind: EventSignup, UserID: u.ID})
+	if s.cfg.RequireVerifiedEmail {
+		s.verifyInBackground(ctx, u)
+	}
 	return u, nil
 }

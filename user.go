@@ -16,8 +16,11 @@ type User struct {
 	PasswordHash string
 	Role         string
 	Disabled     bool
-	CreatedAt    time.Time
-	UpdatedAt    time.Time
+	// EmailVerified says that the account has proved it receives mail at
+	// Email (a verification or reset link was used).
+	EmailVerified bool
+	CreatedAt     time.Time
+	UpdatedAt     time.Time
 }
 
 // UserStore persists accounts.
@@ -40,4 +43,8 @@ type UserStore interface {
 	// "" for the first page), ordered by email, at most limit of them
 	// (limit <= 0: all). For the admin command line.
 	ListUsers(ctx context.Context, after string, limit int) ([]*User, error)
+	// UpdateEmail writes Email, EmailVerified and UpdatedAt of an existing
+	// user; ErrNotFound when unknown, ErrEmailTaken when another account
+	// has Email (normalised: compared exactly).
+	UpdateEmail(ctx context.Context, u *User) error
 }

@@ -9,13 +9,14 @@ import (
 // crossOriginHeaders are what a browser sends on a request another site makes.
 func crossOriginHeaders(self string) map[string][]reqOpt {
 	return map[string][]reqOpt{
-		"Sec-Fetch-Site cross-site":               {header("Sec-Fetch-Site", "cross-site")},
-		"Sec-Fetch-Site same-site":                {header("Sec-Fetch-Site", "same-site")},
-		"Sec-Fetch-Site cross-site, Origin ours":  {header("Sec-Fetch-Site", "cross-site"), header("Origin", self)},
-		"Origin of another site":                  {header("Origin", "https://evil.example")},
-		"Origin of a sibling port":                {header("Origin", "http://127.0.0.1:1")},
-		"Origin null":                             {header("Origin", "null")},
-		"Origin null, Sec-Fetch-Site same-origin": {header("Origin", "null"), header("Sec-Fetch-Site", "same-origin")},
+		"Sec-Fetch-Site cross-site":              {header("Sec-Fetch-Site", "cross-site")},
+		"Sec-Fetch-Site same-site":               {header("Sec-Fetch-Site", "same-site")},
+		"Sec-Fetch-Site cross-site, Origin ours": {header("Sec-Fetch-Site", "cross-site"), header("Origin", self)},
+		"Origin of another site":                 {header("Origin", "https://evil.example")},
+		"Origin of a sibling port":               {header("Origin", "http://127.0.0.1:1")},
+		"Origin null":                            {header("Origin", "null")},
+		"Origin null, Sec-Fetch-Site same-site":  {header("Origin", "null"), header("Sec-Fetch-Site", "same-site")},
+		"Origin null, Sec-Fetch-Site none":       {header("Origin", "null"), header("Sec-Fetch-Site", "none")},
 	}
 }
 

@@ -3,6 +3,7 @@ package http_test
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -21,8 +22,10 @@ import (
 	"github.com/latch-dev/latch"
 	"github.com/latch-dev/latch/email"
 	lhttp "github.com/latch-dev/latch/http"
+	"github.com/latch-dev/latch/internal/smtptest"
 	"github.com/latch-dev/latch/internal/testkit"
 	"github.com/latch-dev/latch/jose"
+	"github.com/latch-dev/latch/mail"
 	"github.com/latch-dev/latch/memory"
 	"github.com/latch-dev/latch/password"
 )
@@ -59,6 +62,11 @@ type testConfig struct {
 	readHeaderTimeout, httpIdle time.Duration // overrides of the http.Server fields, for the slow-client tests
 	shared                      *testServer
 	clock                       *testkit.Clock // with shared: this instance's own clock
+	publicURL                   string         // --public-url; default: the issuer
+	mailRate                    float64        // the per-account mail limit a second; 0: none
+	requireVerified             bool
+	mailByHand                  bool // no sender in the background: the test calls DeliverMail
+	smtp                        smtptest.Options
 }
 
 type option func(*testConfig)
@@ -110,7 +118,11 @@ func withSharedStores(ts *testServer) option { return func(c *testConfig) { c.sh
 
 // withOwnClock gives an instance made withSharedStores a clock of its own
 // (a skewed instance of one deployment).
-func withOwnClock(c *testkit.Clock) option { return func(cfg *testConfig) { cfg.clock = c } }
+func withOwnClock(c *testkit.Clock) option  { return func(cfg *testConfig) { cfg.clock = c } }
+func withPublicURL(u string) option         { return func(c *testConfig) { c.publicURL = u } }
+func withMailRate(perSecond float64) option { return func(c *testConfig) { c.mailRate = perSecond } }
+func withRequireVerifiedEmail() option      { return func(c *testConfig) { c.requireVerified = true } }
+func withMailByHand() option                { return func(c *testConfig) { c.mailByHand = true } }
 
 // smallParams make argon2id cheap, for every test but those of the defaults.
 var smallParams = password.Params{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}
@@ -136,6 +148,9 @@ type testServer struct {
 	Hasher   *countingHasher
 	Verifier *countingVerifier
 	Throttle *spyThrottle
+	Tokens   *memory.AccountTokenStore
+	Outbox   *memory.Outbox
+	SMTP     *smtptest.Server // the mail server latch sends to; its mail is read by the tests
 	Logs     *testkit.Buffer
 	Audit    *testkit.Buffer // the audit trail, one JSON line per event
 
@@ -167,6 +182,7 @@ func newTestServer(t testing.TB, opts ...option) *testServer {
 	if sh := cfg.shared; sh != nil {
 		ts.Issuer, ts.Clock, ts.Faults = sh.Issuer, sh.Clock, sh.Faults
 		ts.Users, ts.Sessions, ts.Revs = sh.Users, sh.Sessions, sh.Revs
+		ts.Tokens, ts.Outbox, ts.SMTP = sh.Tokens, sh.Outbox, sh.SMTP
 		ts.keyStore, ts.Keys = sh.keyStore, sh.Keys
 		if cfg.clock != nil {
 			ts.Clock = cfg.clock
@@ -176,6 +192,8 @@ func newTestServer(t testing.TB, opts ...option) *testServer {
 		ts.Users = &faultyUsers{UserStore: &memory.UserStore{}, f: ts.Faults}
 		ts.Sessions = &faultySessions{SessionStore: &memory.SessionStore{}, f: ts.Faults}
 		ts.Revs = &faultyRevocations{RevocationStore: &memory.RevocationStore{}, f: ts.Faults}
+		ts.Tokens, ts.Outbox = &memory.AccountTokenStore{}, &memory.Outbox{}
+		ts.SMTP = smtptest.Start(t, cfg.smtp)
 		ts.keyStore = &memory.KeyStore{}
 		k, err := jose.GenerateKey(jose.EdDSA, ts.Clock.Now())
 		if err != nil {
@@ -220,12 +238,27 @@ func newTestServer(t testing.TB, opts ...option) *testServer {
 		t.Cleanup(func() { _ = cache.Close() })
 		sessions = cache
 	}
+	mailer, err := mail.New(mail.Config{URL: ts.SMTP.URL(), From: "latch@example.com", Timeout: 10 * time.Second,
+		TLS: &tls.Config{RootCAs: ts.SMTP.CA, MinVersion: tls.VersionTLS12}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mailInterval := time.Duration(0)
+	if cfg.mailByHand {
+		mailInterval = -1
+	}
+	var mailLimiter latch.RateLimiter
+	if cfg.mailRate > 0 {
+		mailLimiter = memory.NewRateLimiter(cfg.mailRate)
+	}
 	ts.Service, err = latch.New(latch.Config{
 		Issuer: ts.Issuer, Audience: []string{ts.Issuer},
 		AccessTTL: cfg.accessTTL, RefreshTTL: cfg.refreshTTL, RefreshAbsoluteTTL: cfg.refreshAbsolute,
 		RefreshReuseGrace: cfg.grace, SessionIdleTimeout: cfg.idle, SessionAbsoluteTimeout: cfg.absolute,
 		MaxSessionsPerUser: cfg.maxSessions, SingleWriter: !cfg.noCache, FollowInterval: cfg.follow,
+		PublicURL: cfg.publicURL, RequireVerifiedEmail: cfg.requireVerified, MailInterval: mailInterval,
 	}, latch.Deps{
+		AccountTokens: ts.Tokens, Outbox: ts.Outbox, Mailer: mailer, MailLimiter: mailLimiter,
 		Users: ts.Users, Sessions: sessions, Revocations: ts.Revs,
 		Hasher: ts.Hasher, Signer: ts.Signer, Verifier: ts.Verifier, Throttle: ts.Throttle,
 		NormalizeEmail: email.Normalize, CheckPassword: password.NewPolicy().Check, DummyHash: hasher.Dummy(),

@@ -40,7 +40,11 @@ func appendWhoami(b []byte, p *latch.Principal) []byte {
 	b = appendJSONString(b, p.User.Email)
 	b = append(b, `,"role":`...)
 	b = appendJSONString(b, p.User.Role)
-	b = append(b, `},"auth":{"method":`...)
+	if p.User.EmailVerified {
+		b = append(b, `,"email_verified":true},"auth":{"method":`...)
+	} else {
+		b = append(b, `,"email_verified":false},"auth":{"method":`...)
+	}
 	b = appendJSONString(b, string(p.Method))
 	b = append(b, `,"session_id":`...)
 	b = appendJSONString(b, p.SessionID)

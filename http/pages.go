@@ -49,6 +49,9 @@ func (s *Server) pageRoutes(handle func(pattern string, rt route, stream bool)) 
 	handle("/account/logout-all", route{"POST": s.audited(pg.logoutAll)}, false)
 	handle("/account/revoke", route{"POST": s.audited(pg.revoke)}, false)
 	handle("/account/password", route{"POST": s.audited(pg.changePassword)}, false)
+	handle("/forgot", route{"GET": pg.forgotForm, "POST": s.audited(pg.forgot)}, false)
+	handle("/reset", route{"GET": pg.resetForm, "POST": s.audited(pg.reset)}, false)
+	handle("/verify-email", route{"GET": pg.verifyForm, "POST": s.audited(pg.verify)}, false)
 	handle("/demo/spa", route{"GET": pg.spa}, false)
 	handle("/demo/storage", route{"GET": pg.storage}, false)
 	handle("/static/", route{"GET": pg.static}, false)
@@ -56,7 +59,7 @@ func (s *Server) pageRoutes(handle func(pattern string, rt route, stream bool)) 
 
 func newPages(s *Server) *pages {
 	pg := &pages{s: s, tmpl: map[string]*template.Template{}}
-	for _, name := range []string{"index", "signup", "login", "account", "spa", "storage"} {
+	for _, name := range []string{"index", "signup", "login", "account", "spa", "storage", "forgot", "reset", "verify-email"} {
 		// The templates are embedded: a parse error is a bug the page tests catch.
 		pg.tmpl[name] = template.Must(template.ParseFS(web.Templates(), "layout.html", name+".html"))
 	}
@@ -75,6 +78,10 @@ type pageData struct {
 	User       string // the signed-in user's email
 	CSRF       string // the session's CSRF token, for the hidden fields
 	Sessions   []deviceRow
+	Token      string // the one-time secret of a reset or verification link, for its hidden field
+	// NoReferrer marks a page whose URL carries a one-time secret:
+	// Referrer-Policy no-referrer, so that no request it makes leaks it.
+	NoReferrer bool
 }
 
 // securityHeaders are set on every page and static file (API.md §7).
@@ -98,6 +105,9 @@ func (pg *pages) render(w http.ResponseWriter, r *http.Request, status int, name
 	}
 	h := w.Header()
 	securityHeaders(h)
+	if d.NoReferrer {
+		h.Set("Referrer-Policy", "no-referrer")
+	}
 	h.Set("Content-Type", "text/html; charset=utf-8")
 	if private {
 		noStore(w)
@@ -125,6 +135,9 @@ var notices = map[string]string{
 	"signed-out-all":   "You are logged out on every device.",
 	"password-changed": "Your password is changed. Every other device has been signed out.",
 	"revoked":          "That device has been signed out.",
+	"reset-sent":       "If that address has an account, a link to choose a new password is on its way. It works once, for a short time.",
+	"password-reset":   "Your password is changed and every device was signed out. Log in with the new password.",
+	"email-verified":   "Your email address is confirmed.",
 }
 
 // errorText says what went wrong in words a person understands.
@@ -146,6 +159,10 @@ func errorText(err error) string {
 		return "Your current password is not right, so nothing was changed."
 	case errors.Is(err, latch.ErrCSRF):
 		return "This form has expired, so nothing was changed. Reload the page and try again."
+	case errors.Is(err, latch.ErrInvalidToken):
+		return "This link has expired or was already used. Ask for a new one."
+	case errors.Is(err, latch.ErrEmailUnverified):
+		return "Confirm your email address first: we have sent a new link to it."
 	case errors.Is(err, latch.ErrNotFound):
 		return "That device is already signed out."
 	case errors.Is(err, latch.ErrUnavailable):
@@ -181,11 +198,14 @@ func parseForm(w http.ResponseWriter, r *http.Request) error {
 }
 
 // allowIP applies the per-IP limit of login and signup.
-func (pg *pages) allowIP(r *http.Request) error {
+func (pg *pages) allowIP(r *http.Request) error { return pg.allowIPAs("", r) }
+
+// allowIPAs applies the per-IP limit under a key prefix, as limitedAs.
+func (pg *pages) allowIPAs(prefix string, r *http.Request) error {
 	if pg.s.IPLimiter == nil {
 		return nil
 	}
-	wait, err := pg.s.IPLimiter.Allow(r.Context(), clientIP(r), pg.s.Now())
+	wait, err := pg.s.IPLimiter.Allow(r.Context(), prefix+clientIP(r), pg.s.Now())
 	if err != nil {
 		return err
 	}

@@ -64,6 +64,9 @@ func TestPages_SecurityHeaders(t *testing.T) {
 		{path: "/account", opts: []reqOpt{withSession(s)}, ctype: "text/html", noStore: true},
 		{path: "/demo/spa", ctype: "text/html"},
 		{path: "/demo/storage", ctype: "text/html"},
+		{path: "/forgot", ctype: "text/html", noStore: true},
+		{path: "/reset?token=abc", ctype: "text/html", noStore: true},
+		{path: "/verify-email?token=abc", ctype: "text/html", noStore: true},
 		{path: "/static/style.css", ctype: "text/css"},
 		{path: "/static/latch-client.js", ctype: "text/javascript"},
 	} {

@@ -155,6 +155,11 @@ func (s *Server) Handler() http.Handler {
 	handle("/v1/sessions", route{"GET": s.listSessions}, false)
 	handle("/v1/sessions/{id}", route{"DELETE": s.audited(s.deleteSession)}, false)
 	handle("/v1/password", route{"POST": s.audited(s.changePassword)}, false)
+	handle("/v1/password/forgot", route{"POST": s.audited(s.limitedAs("recovery:", s.forgotPassword))}, false)
+	handle("/v1/password/reset", route{"POST": s.audited(s.limitedAs("recovery:", s.resetPassword))}, false)
+	handle("/v1/email/verification", route{"POST": s.audited(s.requestVerification)}, false)
+	handle("/v1/email/verify", route{"POST": s.audited(s.limitedAs("recovery:", s.verifyEmail))}, false)
+	handle("/v1/email/change", route{"POST": s.audited(s.changeEmail)}, false)
 	handle("/v1/token/refresh", route{"POST": s.audited(s.refresh)}, false)
 	handle("/v1/token/exchange", route{"POST": s.audited(s.exchange)}, false)
 	handle("/v1/revocations", route{"GET": s.revocations}, true)
@@ -255,7 +260,11 @@ func (s *Server) crossOrigin(next http.Handler) http.Handler {
 	cop := http.NewCrossOriginProtection()
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !safeMethod(r.Method) {
-			if err := cop.Check(r); err != nil || r.Header.Get("Origin") == "null" {
+			// Sec-Fetch-Site, when present, decides alone (API.md §2): a
+			// same-origin form on a Referrer-Policy: no-referrer page (/reset)
+			// sends Origin: null with it. Without it, Origin null is refused.
+			nullOrigin := r.Header.Get("Origin") == "null" && r.Header.Get("Sec-Fetch-Site") != "same-origin"
+			if err := cop.Check(r); err != nil || nullOrigin {
 				s.Metrics.observe("csrf", 403)
 				s.writeError(w, r, latch.ErrCSRF)
 				return
@@ -270,10 +279,15 @@ func safeMethod(m string) bool {
 }
 
 // limited applies the per-IP token bucket of login and signup.
-func (s *Server) limited(next http.HandlerFunc) http.HandlerFunc {
+func (s *Server) limited(next http.HandlerFunc) http.HandlerFunc { return s.limitedAs("", next) }
+
+// limitedAs applies the per-IP token bucket under a key prefix: the
+// recovery routes have buckets of their own, so that resets do not spend
+// the budget of logins.
+func (s *Server) limitedAs(prefix string, next http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		if s.IPLimiter != nil {
-			wait, err := s.IPLimiter.Allow(r.Context(), clientIP(r), s.Now())
+			wait, err := s.IPLimiter.Allow(r.Context(), prefix+clientIP(r), s.Now())
 			if err != nil {
 				s.writeError(w, r, err)
 				return

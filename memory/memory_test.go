@@ -12,10 +12,12 @@ import (
 func TestStores(t *testing.T) {
 	storetest.Run(t, func(*testing.T) storetest.Stores {
 		return storetest.Stores{
-			Users:       new(memory.UserStore),
-			Sessions:    new(memory.SessionStore),
-			Revocations: new(memory.RevocationStore),
-			Keys:        new(memory.KeyStore),
+			Users:         new(memory.UserStore),
+			Sessions:      new(memory.SessionStore),
+			Revocations:   new(memory.RevocationStore),
+			Keys:          new(memory.KeyStore),
+			AccountTokens: new(memory.AccountTokenStore),
+			Outbox:        new(memory.Outbox),
 		}
 	})
 }

@@ -101,3 +101,20 @@ func (m *UserStore) ListUsers(_ context.Context, after string, limit int) ([]*la
 	}
 	return us, nil
 }
+
+// UpdateEmail implements latch.UserStore.
+func (m *UserStore) UpdateEmail(_ context.Context, u *latch.User) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	cur, ok := m.byID[u.ID]
+	if !ok {
+		return latch.ErrNotFound
+	}
+	if other, ok := m.byEmail[u.Email]; ok && other != cur {
+		return latch.ErrEmailTaken
+	}
+	delete(m.byEmail, cur.Email)
+	cur.Email, cur.EmailVerified, cur.UpdatedAt = u.Email, u.EmailVerified, u.UpdatedAt
+	m.byEmail[cur.Email] = cur
+	return nil
+}

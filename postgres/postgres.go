@@ -55,7 +55,7 @@ import (
 
 // DB is latch's store on one PostgreSQL database (or one schema of it). It
 // implements latch.UserStore, latch.SessionStore, latch.RevocationStore,
-// latch.KeyStore and the optional latch.SessionUser and
+// latch.KeyStore, latch.AccountTokenStore, latch.Outbox and the optional latch.SessionUser and
 // latch.SessionCounter, and is safe for concurrent use.
 type DB struct {
 	pool    *pgxpool.Pool

@@ -115,7 +115,7 @@ func rawConn(tb testing.TB, schema string) *pgx.Conn {
 func TestStores(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) storetest.Stores {
 		db := open(t)
-		return storetest.Stores{Users: db, Sessions: db, Revocations: db, Keys: db}
+		return storetest.Stores{Users: db, Sessions: db, Revocations: db, Keys: db, AccountTokens: db, Outbox: db}
 	})
 }
 
@@ -679,11 +679,11 @@ func TestPending(t *testing.T) {
 	if none, err := postgres.Pending(ctx, url, postgres.WithSchema(schema)); err != nil || len(none) != 0 {
 		t.Fatalf("Pending after Open = %v, %v; want none", none, err)
 	}
-	if _, err := rawConn(t, schema).Exec(ctx, `DELETE FROM schema_version WHERE version = 2`); err != nil {
+	if _, err := rawConn(t, schema).Exec(ctx, `DELETE FROM schema_version WHERE version = $1`, len(all)); err != nil {
 		t.Fatal(err)
 	}
-	if one, err := postgres.Pending(ctx, url, postgres.WithSchema(schema)); err != nil || !slices.Equal(one, all[1:]) {
-		t.Fatalf("Pending with the last version unrecorded = %v, %v; want %v", one, err, all[1:])
+	if one, err := postgres.Pending(ctx, url, postgres.WithSchema(schema)); err != nil || !slices.Equal(one, all[len(all)-1:]) {
+		t.Fatalf("Pending with the last version unrecorded = %v, %v; want %v", one, err, all[len(all)-1:])
 	}
 	if _, err := rawConn(t, schema).Exec(ctx, `INSERT INTO schema_version (version) VALUES (999)`); err != nil {
 		t.Fatal(err)

@@ -8,11 +8,11 @@ import (
 	"github.com/latch-dev/latch"
 )
 
-const userColumns = `id, email, password_hash, role, disabled, created_at, updated_at`
+const userColumns = `id, email, password_hash, role, disabled, created_at, updated_at, email_verified`
 
 func scanUser(row pgx.Row) (*latch.User, error) {
 	var u latch.User
-	err := row.Scan(&u.ID, &u.Email, &u.PasswordHash, &u.Role, &u.Disabled, timeDest{&u.CreatedAt}, timeDest{&u.UpdatedAt})
+	err := row.Scan(&u.ID, &u.Email, &u.PasswordHash, &u.Role, &u.Disabled, timeDest{&u.CreatedAt}, timeDest{&u.UpdatedAt}, &u.EmailVerified)
 	if err != nil {
 		return nil, err
 	}
@@ -21,8 +21,8 @@ func scanUser(row pgx.Row) (*latch.User, error) {
 
 // CreateUser implements latch.UserStore.
 func (db *DB) CreateUser(ctx context.Context, u *latch.User) error {
-	_, err := db.exec(ctx, "create user", `INSERT INTO users (`+userColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-		u.ID, u.Email, u.PasswordHash, u.Role, u.Disabled, u.CreatedAt, u.UpdatedAt)
+	_, err := db.exec(ctx, "create user", `INSERT INTO users (`+userColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+		u.ID, u.Email, u.PasswordHash, u.Role, u.Disabled, u.CreatedAt, u.UpdatedAt, u.EmailVerified)
 	if isUnique(err, "users_email_key") {
 		return latch.ErrEmailTaken
 	}
@@ -59,4 +59,14 @@ func (db *DB) ListUsers(ctx context.Context, after string, limit int) ([]*latch.
 	}
 	return list(ctx, db, "list users", scanUser,
 		`SELECT `+userColumns+` FROM users WHERE email COLLATE "C" > $1 ORDER BY email COLLATE "C" LIMIT $2`, after, lim)
+}
+
+// UpdateEmail implements latch.UserStore.
+func (db *DB) UpdateEmail(ctx context.Context, u *latch.User) error {
+	err := db.one(ctx, "update email", `UPDATE users SET email = $1, email_verified = $2, updated_at = $3 WHERE id = $4`,
+		u.Email, u.EmailVerified, u.UpdatedAt, u.ID)
+	if isUnique(err, "users_email_key") {
+		return latch.ErrEmailTaken
+	}
+	return err
 }

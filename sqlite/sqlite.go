@@ -50,8 +50,9 @@ import (
 )
 
 // DB is latch's store on one SQLite database file. It implements
-// latch.UserStore, latch.SessionStore, latch.RevocationStore and
-// latch.KeyStore, and is safe for concurrent use.
+// latch.UserStore, latch.SessionStore, latch.RevocationStore,
+// latch.KeyStore, latch.AccountTokenStore and latch.Outbox, and is safe for
+// concurrent use.
 type DB struct {
 	w *sql.DB // the one write connection
 	r *sql.DB // read connections, query_only

@@ -9,11 +9,11 @@ import (
 	"github.com/latch-dev/latch"
 )
 
-const userColumns = `id, email, password_hash, role, disabled, created_at, updated_at`
+const userColumns = `id, email, password_hash, role, disabled, created_at, updated_at, email_verified`
 
 func scanUser(row rowScanner) (*latch.User, error) {
 	var u latch.User
-	err := row.Scan(&u.ID, &u.Email, &u.PasswordHash, &u.Role, &u.Disabled, timeDest{&u.CreatedAt}, timeDest{&u.UpdatedAt})
+	err := row.Scan(&u.ID, &u.Email, &u.PasswordHash, &u.Role, &u.Disabled, timeDest{&u.CreatedAt}, timeDest{&u.UpdatedAt}, &u.EmailVerified)
 	if err != nil {
 		return nil, err
 	}
@@ -22,8 +22,8 @@ func scanUser(row rowScanner) (*latch.User, error) {
 
 // CreateUser implements latch.UserStore.
 func (db *DB) CreateUser(ctx context.Context, u *latch.User) error {
-	_, err := db.exec(ctx, nil, `INSERT INTO users (`+userColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-		u.ID, u.Email, u.PasswordHash, u.Role, u.Disabled, nanos(u.CreatedAt), nanos(u.UpdatedAt))
+	_, err := db.exec(ctx, nil, `INSERT INTO users (`+userColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+		u.ID, u.Email, u.PasswordHash, u.Role, u.Disabled, nanos(u.CreatedAt), nanos(u.UpdatedAt), u.EmailVerified)
 	if isConstraint(err, sqlite3.SQLITE_CONSTRAINT_UNIQUE, "users.email") {
 		return latch.ErrEmailTaken
 	}
@@ -81,6 +81,16 @@ func (db *DB) ListUsers(ctx context.Context, after string, limit int) ([]*latch.
 		us = append(us, u)
 	}
 	return us, fail(ctx, "list users", rows.Err())
+}
+
+// UpdateEmail implements latch.UserStore.
+func (db *DB) UpdateEmail(ctx context.Context, u *latch.User) error {
+	res, err := db.exec(ctx, nil, `UPDATE users SET email = ?, email_verified = ?, updated_at = ? WHERE id = ?`,
+		u.Email, u.EmailVerified, nanos(u.UpdatedAt), u.ID)
+	if isConstraint(err, sqlite3.SQLITE_CONSTRAINT_UNIQUE, "users.email") {
+		return latch.ErrEmailTaken
+	}
+	return affected(ctx, "update email", res, err)
 }
 
 // affected maps the result of a write to one row: ErrNotFound when it

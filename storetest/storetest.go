@@ -1,7 +1,8 @@
 // Package storetest is the conformance suite every latch store must pass,
 // after the idea of testing/slogtest: one set of tests, written against the
 // contracts in the doc comments of latch.UserStore, latch.SessionStore,
-// latch.RevocationStore and latch.KeyStore, and of the optional
+// latch.RevocationStore, latch.KeyStore, latch.AccountTokenStore and
+// latch.Outbox, and of the optional
 // latch.SessionUser and latch.SessionCounter where the session store
 // implements them, run by each store package from its own tests:
 //
@@ -43,6 +44,9 @@ type Stores struct {
 	Sessions    latch.SessionStore
 	Revocations latch.RevocationStore
 	Keys        latch.KeyStore
+	// AccountTokens and Outbox are the records of API.md §8.
+	AccountTokens latch.AccountTokenStore
+	Outbox        latch.Outbox
 }
 
 // Run runs the suite as subtests of t. open must return stores over a new,
@@ -63,6 +67,8 @@ func Run(t *testing.T, open func(t *testing.T) Stores) {
 		{"SessionCounter", func(s Stores) bool { _, ok := s.Sessions.(latch.SessionCounter); return ok }, testCountLiveSessions},
 		{"RevocationStore", func(s Stores) bool { return s.Revocations != nil }, testRevocations},
 		{"KeyStore", func(s Stores) bool { return s.Keys != nil }, testKeys},
+		{"AccountTokenStore", func(s Stores) bool { return s.AccountTokens != nil }, testAccountTokens},
+		{"Outbox", func(s Stores) bool { return s.Outbox != nil }, testOutbox},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {

@@ -33,6 +33,7 @@ func testUsers(t *testing.T, s Stores, open func(*testing.T) Stores) {
 	t.Run("CreateUser then lookups", func(t *testing.T) {
 		u := newUser()
 		u.Disabled = true
+		u.EmailVerified = true
 		mustCreateUser(t, st, u)
 		got, err := st.UserByID(ctx(t), u.ID)
 		wantErr(t, "UserByID", err, nil)
@@ -111,6 +112,52 @@ func testUsers(t *testing.T, s Stores, open func(*testing.T) Stores) {
 		if got.Disabled {
 			t.Errorf("Disabled = true after UpdateUser with Disabled false")
 		}
+	})
+
+	t.Run("UpdateEmail", func(t *testing.T) {
+		u := newUser()
+		mustCreateUser(t, st, u)
+		upd := clone(u)
+		upd.Email = newID() + "@example.com"
+		upd.EmailVerified = true
+		upd.UpdatedAt = t0.Add(time.Hour)
+		// Nothing else is UpdateEmail's to write.
+		upd.PasswordHash, upd.Role, upd.Disabled, upd.CreatedAt = "other", "admin", true, t0.Add(2*time.Hour)
+		wantErr(t, "UpdateEmail", st.UpdateEmail(ctx(t), upd), nil)
+		want := clone(u)
+		want.Email, want.EmailVerified, want.UpdatedAt = upd.Email, true, upd.UpdatedAt
+		got, err := st.UserByID(ctx(t), u.ID)
+		wantErr(t, "UserByID", err, nil)
+		mustEqual(t, "UserByID after UpdateEmail", got, want)
+		got, err = st.UserByEmail(ctx(t), upd.Email)
+		wantErr(t, "UserByEmail of the new address", err, nil)
+		mustEqual(t, "UserByEmail of the new address", got, want)
+		_, err = st.UserByEmail(ctx(t), u.Email)
+		wantErr(t, "UserByEmail of the old address", err, latch.ErrNotFound)
+
+		// The same address again (verifying it) is no conflict with itself.
+		want.EmailVerified = false
+		wantErr(t, "UpdateEmail to its own address", st.UpdateEmail(ctx(t), want), nil)
+		got, err = st.UserByID(ctx(t), u.ID)
+		wantErr(t, "UserByID", err, nil)
+		mustEqual(t, "UserByID after UpdateEmail to its own address", got, want)
+
+		// The old address is free for another account.
+		other := newUser()
+		other.Email = u.Email
+		mustCreateUser(t, st, other)
+
+		// Another account's address is taken, and nothing changes.
+		taken := clone(want)
+		taken.Email = other.Email
+		wantErr(t, "UpdateEmail to a registered address", st.UpdateEmail(ctx(t), taken), latch.ErrEmailTaken)
+		got, err = st.UserByID(ctx(t), u.ID)
+		wantErr(t, "UserByID", err, nil)
+		mustEqual(t, "UserByID after a refused UpdateEmail", got, want)
+	})
+
+	t.Run("UpdateEmail unknown", func(t *testing.T) {
+		wantErr(t, "UpdateEmail of an unknown user", st.UpdateEmail(ctx(t), newUser()), latch.ErrNotFound)
 	})
 
 	t.Run("UpdateUser unknown", func(t *testing.T) {

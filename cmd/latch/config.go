@@ -38,6 +38,12 @@ type Config struct {
 	LogLevel               string
 	LogFormat              string
 	AuditLog               string
+	PublicURL              string
+	SMTPURL                string
+	MailFrom               string
+	RecoveryTTL            time.Duration
+	VerificationTTL        time.Duration
+	RequireVerifiedEmail   bool
 }
 
 // clientList is the repeatable --client ID:SECRET.
@@ -118,12 +124,18 @@ func (c *Config) define(fs *pflag.FlagSet) {
 	fs.StringVar(&c.LogLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&c.LogFormat, "log-format", "text", "text or json")
 	fs.StringVar(&c.AuditLog, "audit-log", "stderr", "where security events go, one JSON line each: a file PATH (appended), stderr, or off")
+	fs.StringVar(&c.PublicURL, "public-url", "", "the external base URL that links in emails use, never taken from Host (default: the issuer)")
+	fs.StringVar(&c.SMTPURL, "smtp-url", "", "smtp://user:pass@host:port (STARTTLS when offered) or smtps://... (TLS); unset: emails go to the log (development only)")
+	fs.StringVar(&c.MailFrom, "mail-from", "", "the sender address of latch's email (required with --smtp-url)")
+	fs.DurationVar(&c.RecoveryTTL, "recovery-ttl", 15*time.Minute, "lifetime of a password reset link")
+	fs.DurationVar(&c.VerificationTTL, "verification-ttl", 24*time.Hour, "lifetime of an email verification or change link")
+	fs.BoolVar(&c.RequireVerifiedEmail, "require-verified-email", false, "refuse logins to unverified accounts (403 email_unverified)")
 	fs.VisitAll(func(f *pflag.Flag) {
 		if !before[f.Name] {
 			_ = fs.SetAnnotation(f.Name, annotEnv, []string{envName(f.Name)})
 		}
 	})
-	for _, name := range []string{"db", "redis", "hs256-secret", "master-key", "admin-key", "client"} {
+	for _, name := range []string{"db", "redis", "hs256-secret", "master-key", "admin-key", "client", "smtp-url"} {
 		_ = fs.SetAnnotation(name, annotSecret, []string{"true"})
 	}
 }
@@ -224,6 +236,7 @@ func (c *Config) validate() error {
 		{"--access-ttl", c.AccessTTL}, {"--refresh-ttl", c.RefreshTTL}, {"--refresh-absolute-ttl", c.RefreshAbsoluteTTL},
 		{"--session-idle-timeout", c.SessionIdleTimeout}, {"--session-absolute-timeout", c.SessionAbsoluteTimeout},
 		{"--login-failure-window", c.LoginFailureWindow},
+		{"--recovery-ttl", c.RecoveryTTL}, {"--verification-ttl", c.VerificationTTL},
 	} {
 		if d.v <= 0 {
 			return fmt.Errorf("%s %v: must be positive", d.name, d.v)
@@ -248,6 +261,20 @@ func (c *Config) validate() error {
 	}
 	if c.AuditLog == "" {
 		return errors.New("--audit-log: want a file path, stderr or off")
+	}
+	if c.PublicURL != "" {
+		if u, err := url.Parse(c.PublicURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
+			return fmt.Errorf("--public-url %q: want an absolute http(s) URL without query or fragment", c.PublicURL)
+		}
+	}
+	if c.SMTPURL != "" {
+		// Never echoed: it may hold a password.
+		if u, err := url.Parse(c.SMTPURL); err != nil || (u.Scheme != "smtp" && u.Scheme != "smtps") || u.Hostname() == "" {
+			return errors.New("--smtp-url: want smtp://[user:pass@]host[:port] or smtps://[user:pass@]host[:port]")
+		}
+		if c.MailFrom == "" {
+			return errors.New("--mail-from: required with --smtp-url")
+		}
 	}
 	if c.LogFormat != "text" && c.LogFormat != "json" {
 		return fmt.Errorf("--log-format %q: want text or json", c.LogFormat)

@@ -17,6 +17,7 @@ import (
 	"github.com/latch-dev/latch/email"
 	"github.com/latch-dev/latch/http"
 	"github.com/latch-dev/latch/jose"
+	"github.com/latch-dev/latch/mail"
 	"github.com/latch-dev/latch/memory"
 	"github.com/latch-dev/latch/password"
 	"github.com/latch-dev/latch/postgres"
@@ -392,6 +393,21 @@ func newService(ctx context.Context, cfg *Config, st *stores, sh *shared, km *ke
 		NormalizeEmail: email.Normalize, CheckPassword: password.NewPolicy().Check, DummyHash: hasher.Dummy(),
 		Logger: logger, OnEvent: latch.Events(count, audit),
 	}
+	// Account mail (API.md §8): the database keeps the links and the
+	// outbox (SQLite, PostgreSQL); memory: keeps them in process.
+	deps.AccountTokens, _ = st.users.(latch.AccountTokenStore)
+	deps.Outbox, _ = st.users.(latch.Outbox)
+	if deps.AccountTokens == nil || deps.Outbox == nil {
+		deps.AccountTokens, deps.Outbox = &memory.AccountTokenStore{}, &memory.Outbox{}
+	}
+	deps.MailLimiter = memory.NewRateLimiter(1.0 / 60) // a mail of each kind per account per minute
+	if cfg.SMTPURL != "" {
+		if deps.Mailer, err = mail.New(mail.Config{URL: cfg.SMTPURL, From: cfg.MailFrom}); err != nil {
+			return nil, err
+		}
+	} else if metrics != nil {
+		logger.Warn("no --smtp-url: emails (reset and verification links included) are written to this log; for development only")
+	}
 	if sh.redis != nil {
 		// PostgreSQL down, Redis up: accounts cached here keep serving
 		// sessions and tokens (docs/operations.md); both down: 503.
@@ -409,6 +425,8 @@ func newService(ctx context.Context, cfg *Config, st *stores, sh *shared, km *ke
 		// the log polled every 250 ms, so that a revocation on another
 		// instance is refused within 1 s (latch.Config's defaults).
 		SingleWriter: st.single,
+		PublicURL:    cfg.PublicURL, RecoveryTTL: cfg.RecoveryTTL, VerificationTTL: cfg.VerificationTTL,
+		RequireVerifiedEmail: cfg.RequireVerifiedEmail,
 	}, deps)
 	if err != nil {
 		return nil, err

@@ -1,0 +1,58 @@
+package latch
+
+import (
+	"context"
+	"time"
+)
+
+// TokenPurpose says what an AccountToken may be used for.
+type TokenPurpose string
+
+// The purposes of account tokens (API.md §8).
+const (
+	// PurposePasswordReset: a link to /reset, consumed by ResetPassword.
+	PurposePasswordReset TokenPurpose = "password_reset"
+	// PurposeVerifyEmail: a link to /verify-email that proves the account's
+	// current address.
+	PurposeVerifyEmail TokenPurpose = "verify_email"
+	// PurposeChangeEmail: a link to /verify-email, sent to a new address,
+	// that makes it the account's address.
+	PurposeChangeEmail TokenPurpose = "change_email"
+)
+
+// AccountToken is the server side of a one-time link mailed to a person:
+// a password reset or an address to verify. The link carries a secret of
+// 256 bits from crypto/rand; the store keeps only its SHA-256 (HashSecret),
+// so a leaked database holds no usable link.
+type AccountToken struct {
+	Hash    []byte // SHA-256 of the secret in the link
+	Purpose TokenPurpose
+	UserID  string
+	// Email is the address the link was sent to: the account's address
+	// for a reset or a verification (a link for an address the account no
+	// longer has is refused), the new address for a change.
+	Email     string
+	CreatedAt time.Time
+	ExpiresAt time.Time
+}
+
+// AccountTokenStore keeps account tokens. Every method treats a token
+// whose ExpiresAt is not after now as absent.
+type AccountTokenStore interface {
+	// CreateAccountToken stores t.
+	CreateAccountToken(ctx context.Context, t *AccountToken) error
+	// AccountToken returns the live token with this hash without spending
+	// it; ErrNotFound when unknown, spent or expired.
+	AccountToken(ctx context.Context, hash []byte, now time.Time) (*AccountToken, error)
+	// ConsumeAccountToken spends a live token and returns it: of any number
+	// of concurrent calls with one hash, exactly one succeeds. ErrNotFound
+	// when unknown, already spent or expired.
+	ConsumeAccountToken(ctx context.Context, hash []byte, now time.Time) (*AccountToken, error)
+	// DeleteAccountTokens removes every token of the user with this
+	// purpose (the other links of a reset die with it). Deleting none is
+	// not an error.
+	DeleteAccountTokens(ctx context.Context, userID string, purpose TokenPurpose) error
+	// DeleteExpiredAccountTokens removes the tokens expired at now
+	// and returns how many.
+	DeleteExpiredAccountTokens(ctx context.Context, now time.Time) (int, error)
+}
