@@ -2,6 +2,7 @@ package http
 
 import (
 	"net/http"
+	"net/textproto"
 	"strings"
 	"time"
 )
@@ -63,7 +64,10 @@ func maxAge(t, now time.Time) int {
 func cookie(r *http.Request, name string) string {
 	for _, line := range r.Header["Cookie"] {
 		for part := range strings.SplitSeq(line, ";") {
-			k, v, ok := strings.Cut(strings.TrimSpace(part), "=")
+			// ASCII white space only, as net/http: strings.TrimSpace would
+			// also drop U+00A0 and friends and find a cookie that
+			// net/http (and every proxy in front) says is not there.
+			k, v, ok := strings.Cut(textproto.TrimString(part), "=")
 			if !ok || k != name {
 				continue
 			}
