@@ -362,7 +362,7 @@ func checkNext(t *testing.T, page *url.URL, v string) {
 	}
 	// A location header must stay one header line.
 	rec := httptest.NewRecorder()
-	nethttp.Redirect(rec, httptest.NewRequest("POST", "/login", nil), got, 303)
+	nethttp.Redirect(rec, httptest.NewRequest("POST", "/login", nil), got, nethttp.StatusSeeOther)
 	if loc := rec.Header().Get("Location"); strings.ContainsAny(loc, "\r\n") {
 		t.Fatalf("safeNext(%q) gives a Location header with a line break", v)
 	}

@@ -279,8 +279,11 @@ func FuzzPublicKeySet(f *testing.F) {
 	}
 	x := base64.RawURLEncoding.EncodeToString(keys.ed.Public().(ed25519.PublicKey))
 	other := base64.RawURLEncoding.EncodeToString(make([]byte, 32))
-	ecPub := keys.ec.PublicKey
-	ecx, ecy := base64.RawURLEncoding.EncodeToString(ecPub.X.FillBytes(make([]byte, 32))), base64.RawURLEncoding.EncodeToString(ecPub.Y.FillBytes(make([]byte, 32)))
+	point, err := keys.ec.PublicKey.Bytes() // 0x04 || X || Y
+	if err != nil {
+		f.Fatal(err)
+	}
+	ecx, ecy := base64.RawURLEncoding.EncodeToString(point[1:33]), base64.RawURLEncoding.EncodeToString(point[33:])
 	for _, s := range []string{
 		`{"keys":[{"kty":"OKP","crv":"Ed25519","alg":"EdDSA","use":"sig","kid":"fuzz-ed25519","x":"` + x + `"}]}`,
 		`{"keys":[{"kty":"OKP","crv":"Ed25519","alg":"EdDSA","kid":"fuzz-ed25519","x":"` + other + `"},{"kty":"OKP","crv":"Ed25519","alg":"EdDSA","kid":"b","x":"` + x + `"}]}`,

@@ -43,6 +43,10 @@ while read -r pkg target; do
 	start=$(date +%s)
 	if go test -run='^$' -fuzz="^${target}\$" -fuzztime="$fuzztime" -parallel=1 "$pkg" >"$log" 2>&1; then
 		result=ok
+	elif grep -q 'context deadline exceeded' "$log" && ! grep -q 'Failing input written' "$log"; then
+		# go1.26's coordinator can report its own -fuzztime deadline as a
+		# failure (go.dev/issue/75804, fixed in go1.27): no input failed.
+		result=ok-deadline-flake
 	else
 		result=FAIL
 		failed=1
