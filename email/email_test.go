@@ -4,7 +4,10 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"unicode"
 	"unicode/utf8"
+
+	"golang.org/x/text/unicode/norm"
 
 	"github.com/latch-dev/latch"
 	"github.com/latch-dev/latch/email"
@@ -156,6 +159,21 @@ func FuzzNormalize(f *testing.F) {
 		}
 		if len(n) > email.MaxLength || !utf8.ValidString(n) || strings.Count(n, "@") != 1 {
 			t.Fatalf("Normalize(%q) = %q: not a valid address", s, n)
+		}
+		// Valid by its own rules: already folded (NFKC, lower case), no
+		// white space or control character left, the parts within their
+		// limits, a domain of at least two labels.
+		local, domain, _ := strings.Cut(n, "@")
+		if norm.NFKC.String(n) != n || strings.ToLower(n) != n || strings.ContainsFunc(n, unicode.IsSpace) ||
+			strings.ContainsFunc(n, unicode.IsControl) || local == "" || len(local) > email.MaxLocalLength ||
+			strings.HasPrefix(local, ".") || strings.HasSuffix(local, ".") || strings.Contains(local, "..") ||
+			!strings.Contains(domain, ".") {
+			t.Fatalf("Normalize(%q) = %q: breaks its own rules", s, n)
+		}
+		for _, label := range strings.Split(domain, ".") {
+			if label == "" || len(label) > email.MaxLabelLength || label[0] == '-' || label[len(label)-1] == '-' {
+				t.Fatalf("Normalize(%q) = %q: bad domain label %q", s, n, label)
+			}
 		}
 		again, err := email.Normalize(n)
 		if err != nil || again != n {

@@ -2,6 +2,7 @@ package http
 
 import (
 	"net/http"
+	"net/textproto"
 	"strings"
 	"time"
 )
@@ -63,8 +64,13 @@ func maxAge(t, now time.Time) int {
 func cookie(r *http.Request, name string) string {
 	for _, line := range r.Header["Cookie"] {
 		for part := range strings.SplitSeq(line, ";") {
-			k, v, ok := strings.Cut(strings.TrimSpace(part), "=")
-			if !ok || k != name {
+			// As net/http reads a pair: ASCII white space trimmed
+			// (strings.TrimSpace would also drop U+00A0 and find a cookie
+			// net/http and the proxies in front say is not there), around
+			// the name too, and a bare name is that cookie with an empty
+			// value, not one to skip for a later one (FuzzCookie).
+			k, v, _ := strings.Cut(textproto.TrimString(part), "=")
+			if textproto.TrimString(k) != name {
 				continue
 			}
 			if len(v) > 1 && v[0] == '"' && v[len(v)-1] == '"' {

@@ -119,5 +119,9 @@ func hostPort(h, defaultPort string) (string, bool) {
 	if n, err := strconv.Atoi(port); err != nil || n <= 0 || n > 65535 || host == "" {
 		return "", false
 	}
-	return net.JoinHostPort(host, port), true
+	addr := net.JoinHostPort(host, port)
+	if _, _, err := net.SplitHostPort(addr); err != nil { // "h]0": a stray bracket (FuzzParseURL)
+		return "", false
+	}
+	return addr, true
 }

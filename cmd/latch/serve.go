@@ -437,8 +437,25 @@ func newService(ctx context.Context, cfg *Config, st *stores, sh *shared, km *ke
 	return svc, nil
 }
 
-// dbKind names the database without its credentials.
+// dbKind names the database without its credentials: the URL scheme, or
+// "?" when the value has none (a libpq keyword DSN "host=h password=..."
+// or "pw@host" has no colon, and all of it would be echoed).
 func dbKind(db string) string {
-	kind, _, _ := strings.Cut(db, ":")
+	kind, _, ok := strings.Cut(db, ":")
+	if !ok || kind == "" || !isScheme(kind) {
+		return "?"
+	}
 	return kind
+}
+
+// isScheme reports whether s is an RFC 3986 scheme: a letter, then
+// letters, digits, '+', '-' or '.'.
+func isScheme(s string) bool {
+	for i, c := range []byte(s) {
+		letter := 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z'
+		if !letter && (i == 0 || !('0' <= c && c <= '9' || c == '+' || c == '-' || c == '.')) {
+			return false
+		}
+	}
+	return true
 }
