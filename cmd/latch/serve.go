@@ -16,6 +16,7 @@ import (
 	"github.com/latch-dev/latch"
 	"github.com/latch-dev/latch/email"
 	"github.com/latch-dev/latch/http"
+	"github.com/latch-dev/latch/instrumented"
 	"github.com/latch-dev/latch/jose"
 	"github.com/latch-dev/latch/memory"
 	"github.com/latch-dev/latch/password"
@@ -39,6 +40,20 @@ type stores struct {
 	// deployment is the database's random identity (PostgreSQL), which names
 	// what is kept for it in Redis.
 	deployment func(context.Context) (string, error)
+	// observe, set by instrument, times the Redis stores openShared opens.
+	observe instrumented.Observer
+}
+
+// instrument times every call of the database's stores (and of the Redis
+// stores openShared opens later) for the metrics, by store kind and
+// method. The wrappers keep the session store's optional capabilities, so
+// the session cache and the Service take the same paths as without them.
+func (st *stores) instrument(db string, obs instrumented.Observer) {
+	name := dbKind(db)
+	st.users = instrumented.Users(st.users, name, obs)
+	st.sessions = instrumented.Sessions(st.sessions, name, obs)
+	st.revs = instrumented.Revocations(st.revs, name, obs)
+	st.observe = obs
 }
 
 // openStores opens --db.
@@ -113,8 +128,14 @@ func openShared(ctx context.Context, cfg *Config, st *stores, logger *slog.Logge
 	}
 	sessions := rc.Sessions(st.sessions)
 	sessions.Start(ctx)
+	var hot latch.SessionStore = sessions
+	var revs latch.RevocationStore = rc.Revocations(st.revs)
+	if st.observe != nil { // each call's time includes the database's when Redis falls through to it
+		hot = instrumented.Sessions(sessions, "redis", st.observe)
+		revs = instrumented.Revocations(revs, "redis", st.observe)
+	}
 	return &shared{
-		redis: rc, sessions: sessions, revs: rc.Revocations(st.revs), bus: rc.Bus(),
+		redis: rc, sessions: hot, revs: revs, bus: rc.Bus(),
 		// Redis down: limits per instance, never an error to the caller.
 		throttle: rc.LoginThrottle(cfg.LoginMaxFailures, cfg.LoginFailureWindow, throttle),
 		limiter:  rc.RateLimiter(cfg.LoginIPRate, limiter),
@@ -222,11 +243,13 @@ func serve(ctx context.Context, args []string, stderr io.Writer, getenv func(str
 	}
 	logger := newLogger(&cfg, stderr)
 
+	metrics := http.NewMetrics()
 	st, err := openStores(ctx, cfg.DB)
 	if err != nil {
 		return err
 	}
 	defer st.close()
+	st.instrument(cfg.DB, metrics.StoreObserver)
 	sh, err := openShared(ctx, &cfg, st, logger)
 	if err != nil {
 		return err
@@ -247,7 +270,6 @@ func serve(ctx context.Context, args []string, stderr io.Writer, getenv func(str
 	defer ln.Close()
 	issuer := cfg.issuer(ln.Addr().String())
 
-	metrics := http.NewMetrics()
 	audit, closeAudit, err := openAudit(&cfg, stderr)
 	if err != nil {
 		return usageError{err}
@@ -258,18 +280,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer, getenv func(str
 		return err
 	}
 	defer svc.Close()
-	metrics.Gauge("latch_revocations_live", "Entries in the in-memory revocation set.", func() float64 { return float64(svc.RevokedCount()) })
-	if _, ok, _ := svc.CountLiveSessions(ctx); ok {
-		metrics.Gauge("latch_sessions_active", "Live sessions and refresh families.", func() float64 {
-			cctx, cancel := context.WithTimeout(context.Background(), time.Second)
-			defer cancel()
-			n, _, err := svc.CountLiveSessions(cctx)
-			if err != nil {
-				return -1
-			}
-			return float64(n)
-		})
-	}
+	metrics.WatchService(ctx, svc)
 
 	srv := &http.Server{
 		Service: svc, Keys: km.set, Issuer: issuer, AdminKey: cfg.AdminKey, Clients: cfg.Clients.Map(),
@@ -336,20 +347,26 @@ func serve(ctx context.Context, args []string, stderr io.Writer, getenv func(str
 func newService(ctx context.Context, cfg *Config, st *stores, sh *shared, km *keyMaterial, issuer string,
 	logger *slog.Logger, metrics *http.Metrics, audit func(context.Context, latch.Event)) (*latch.Service, error) {
 	hc := password.Config{}
+	vopts := []jose.VerifierOption{jose.WithCache(100_000)}
 	var count func(context.Context, latch.Event)
 	if metrics != nil {
 		hc.Observe = func(d time.Duration) { metrics.HashSeconds.Observe(d.Seconds()) }
+		hc.ObserveWait = metrics.ObserveHashWait
+		vopts = append(vopts, jose.WithObserver(metrics.ObserveVerify))
 		count = metrics.Event
 	}
 	hasher, err := password.New(hc)
 	if err != nil {
 		return nil, err
 	}
+	if metrics != nil {
+		metrics.WatchHasher(hasher)
+	}
 	audience := cfg.Audience
 	if audience == "" {
 		audience = issuer
 	}
-	verifier, err := jose.NewVerifier(km.set, issuer, audience, jose.WithCache(100_000))
+	verifier, err := jose.NewVerifier(km.set, issuer, audience, vopts...)
 	if err != nil {
 		return nil, err
 	}
