@@ -3,7 +3,9 @@ package http_test
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"net/http"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -206,5 +208,57 @@ func TestMetrics_stream(t *testing.T) {
 		if time.Now().After(deadline) {
 			t.Fatal("latch_stream_subscribers did not return to 0 after the followers left")
 		}
+	}
+}
+
+// Every latch metric the server exposes is explained in docs/operations.md
+// and drawn by docs/grafana-dashboard.json.
+func TestMetrics_documented(t *testing.T) {
+	ts := newTestServer(t, withClient("api", "api-secret"))
+	addr, pw := ts.newUser(t)
+	tok := ts.MustTokenLogin(t, addr, pw)
+	ts.MustRefresh(t, tok.Refresh)
+	ts.Metrics.Gauge("latch_redis_up", "as latch serve registers it with --redis", func() float64 { return 1 })
+	r := ts.do(t, "GET", "/metrics", nil)
+	r.want(t, 200, "")
+	ops, err := os.ReadFile("../docs/operations.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dash, err := os.ReadFile("../docs/grafana-dashboard.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var d struct {
+		Panels []struct {
+			Targets []struct{ Expr string } `json:"targets"`
+		} `json:"panels"`
+	}
+	if err := json.Unmarshal(dash, &d); err != nil {
+		t.Fatalf("grafana-dashboard.json: %v", err)
+	}
+	var exprs strings.Builder
+	for _, p := range d.Panels {
+		for _, tg := range p.Targets {
+			exprs.WriteString(tg.Expr + "\n")
+		}
+	}
+	seen := 0
+	for line := range strings.Lines(string(r.Body)) {
+		name, ok := strings.CutPrefix(line, "# TYPE ")
+		if !ok || !strings.HasPrefix(name, "latch_") {
+			continue
+		}
+		name, _, _ = strings.Cut(name, " ")
+		seen++
+		if !strings.Contains(string(ops), "`"+name+"`") {
+			t.Errorf("%s is not explained in docs/operations.md", name)
+		}
+		if !strings.Contains(exprs.String(), name) {
+			t.Errorf("%s is not on the Grafana dashboard", name)
+		}
+	}
+	if seen < 20 {
+		t.Fatalf("only %d latch metrics in /metrics", seen)
 	}
 }
