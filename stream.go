@@ -93,3 +93,23 @@ func (s *Service) Subscribe(ctx context.Context, after int64) (*Subscription, er
 	}
 	return &Subscription{Replay: replay, Live: sub.ch, cancel: cancel}, nil
 }
+
+// StreamStats is a snapshot of the revocation stream's followers, for
+// metrics.
+type StreamStats struct {
+	Subscribers int // followers now
+	MaxBacklog  int // entries the slowest follower has yet to take (cut off at 4096)
+}
+
+// StreamStats counts the followers of the revocation log and the backlog of
+// the slowest one. It takes the lock broadcast takes: call it at scrape
+// time, not per request.
+func (s *Service) StreamStats() StreamStats {
+	s.subMu.Lock()
+	defer s.subMu.Unlock()
+	st := StreamStats{Subscribers: len(s.subs)}
+	for sub := range s.subs {
+		st.MaxBacklog = max(st.MaxBacklog, len(sub.ch))
+	}
+	return st
+}

@@ -22,6 +22,7 @@ import (
 	"github.com/latch-dev/latch"
 	"github.com/latch-dev/latch/email"
 	lhttp "github.com/latch-dev/latch/http"
+	"github.com/latch-dev/latch/instrumented"
 	"github.com/latch-dev/latch/internal/smtptest"
 	"github.com/latch-dev/latch/internal/testkit"
 	"github.com/latch-dev/latch/jose"
@@ -59,6 +60,7 @@ type testConfig struct {
 	noCache                     bool            // the multi-instance mode: the store is the only truth
 	follow                      time.Duration
 	maxInFlight                 int
+	hashSlots                   int           // argon2id slots; 0: GOMAXPROCS
 	readHeaderTimeout, httpIdle time.Duration // overrides of the http.Server fields, for the slow-client tests
 	shared                      *testServer
 	clock                       *testkit.Clock // with shared: this instance's own clock
@@ -107,6 +109,7 @@ func forSessionModes(t *testing.T, f func(t *testing.T, opts []option)) {
 }
 func withFollow(every time.Duration) option { return func(c *testConfig) { c.follow = every } }
 func withMaxInFlight(n int) option          { return func(c *testConfig) { c.maxInFlight = n } }
+func withHashSlots(n int) option            { return func(c *testConfig) { c.hashSlots = n } }
 func withReadHeaderTimeout(d time.Duration) option {
 	return func(c *testConfig) { c.readHeaderTimeout = d }
 }
@@ -212,28 +215,31 @@ func newTestServer(t testing.TB, opts ...option) *testServer {
 		}
 	}
 	ts.Signer = jose.NewSigner(ts.Keys)
-	verifier, err := jose.NewVerifier(ts.Keys, ts.Issuer, ts.Issuer, jose.WithCache(100_000))
+	ts.Metrics = lhttp.NewMetrics()
+	verifier, err := jose.NewVerifier(ts.Keys, ts.Issuer, ts.Issuer, jose.WithCache(100_000), jose.WithObserver(ts.Metrics.ObserveVerify))
 	if err != nil {
 		t.Fatal(err)
 	}
 	verifier.Now = ts.Clock.Now
 	ts.Verifier = &countingVerifier{TokenVerifier: verifier}
 
-	ts.Metrics = lhttp.NewMetrics()
-	hcfg := password.Config{Params: cfg.params, Observe: func(d time.Duration) { ts.Metrics.HashSeconds.Observe(d.Seconds()) }}
+	hcfg := password.Config{Params: cfg.params, Observe: func(d time.Duration) { ts.Metrics.HashSeconds.Observe(d.Seconds()) },
+		ObserveWait: ts.Metrics.ObserveHashWait, MaxConcurrent: cfg.hashSlots}
 	hasher, err := password.New(hcfg)
 	if err != nil {
 		t.Fatal(err)
 	}
+	ts.Metrics.WatchHasher(hasher)
 	ts.Hasher = &countingHasher{PasswordHasher: hasher}
 	ts.Throttle = &spyThrottle{LoginThrottle: memory.NewLoginThrottle(cfg.lockMax, cfg.lockWindow)}
 
 	if cfg.follow == 0 {
 		cfg.follow = -1 // polling only where a test asks for it
 	}
-	var sessions latch.SessionStore = ts.Sessions
+	// Timed as cmd/latch times them, under the session cache.
+	sessions := instrumented.Sessions(ts.Sessions, "memory", ts.Metrics.StoreObserver)
 	if !cfg.noCache { // the single-writer default of `latch serve`
-		cache := memory.NewSessionCache(ts.Sessions)
+		cache := memory.NewSessionCache(sessions)
 		cache.Start(ctx, nil)
 		t.Cleanup(func() { _ = cache.Close() })
 		sessions = cache
@@ -259,8 +265,10 @@ func newTestServer(t testing.TB, opts ...option) *testServer {
 		PublicURL: cfg.publicURL, RequireVerifiedEmail: cfg.requireVerified, MailInterval: mailInterval,
 	}, latch.Deps{
 		AccountTokens: ts.Tokens, Outbox: ts.Outbox, Mailer: mailer, MailLimiter: mailLimiter,
-		Users: ts.Users, Sessions: sessions, Revocations: ts.Revs,
-		Hasher: ts.Hasher, Signer: ts.Signer, Verifier: ts.Verifier, Throttle: ts.Throttle,
+		Users:       instrumented.Users(ts.Users, "memory", ts.Metrics.StoreObserver),
+		Sessions:    sessions,
+		Revocations: instrumented.Revocations(ts.Revs, "memory", ts.Metrics.StoreObserver),
+		Hasher:      ts.Hasher, Signer: ts.Signer, Verifier: ts.Verifier, Throttle: ts.Throttle,
 		NormalizeEmail: email.Normalize, CheckPassword: password.NewPolicy().Check, DummyHash: hasher.Dummy(),
 		Logger: logger, Now: ts.Clock.Now, OnEvent: latch.Events(ts.Metrics.Event, latch.AuditLogger(slog.New(slog.NewJSONHandler(ts.Audit, nil)))),
 	})
@@ -270,6 +278,7 @@ func newTestServer(t testing.TB, opts ...option) *testServer {
 	if err := ts.Service.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
+	ts.Metrics.WatchService(ctx, ts.Service)
 	ts.Server = &lhttp.Server{
 		Service: ts.Service, Keys: ts.Keys, Issuer: ts.Issuer, AdminKey: cfg.adminKey, Clients: cfg.clients,
 		InsecureCookies: cfg.insecure, Metrics: ts.Metrics, Logger: logger, Now: ts.Clock.Now,
@@ -612,6 +621,25 @@ func (ts *testServer) claimsFor(t testing.TB, tok string) *latch.AccessClaims {
 		ID: m["jti"].(string), SessionID: m["sid"].(string), Role: m["role"].(string)}
 }
 
+// series returns the value of one series of /metrics, named as the text
+// format writes it (labels sorted by name), or 0 when it is not there yet
+// (a labelled counter appears at its first increment).
+func (ts *testServer) series(t testing.TB, name string) float64 {
+	t.Helper()
+	r := ts.do(t, "GET", "/metrics", nil)
+	r.want(t, 200, "")
+	for line := range strings.Lines(string(r.Body)) {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), name+" "); ok {
+			var f float64
+			if _, err := fmt.Sscan(v, &f); err != nil {
+				t.Fatalf("metric %s: %v", name, err)
+			}
+			return f
+		}
+	}
+	return 0
+}
+
 // scrape returns the value of an unlabelled metric from /metrics.
 func (ts *testServer) scrape(t testing.TB, name string) float64 {
 	t.Helper()
@@ -816,6 +844,15 @@ func (s *faultySessions) DeleteSession(ctx context.Context, id string) error {
 		(*f)()
 	}
 	return s.SessionStore.DeleteSession(ctx, id)
+}
+
+// CountLiveSessions passes the memory store's count through (the
+// latch.SessionCounter the active-sessions gauge reads), with outages.
+func (s *faultySessions) CountLiveSessions(ctx context.Context, now time.Time) (int, error) {
+	if err := down(&s.f.sessions); err != nil {
+		return 0, err
+	}
+	return s.SessionStore.(latch.SessionCounter).CountLiveSessions(ctx, now)
 }
 
 func (s *faultySessions) DeleteExpiredSessions(ctx context.Context, now time.Time) (int, error) {

@@ -27,6 +27,19 @@ type Metrics struct {
 	panics   prometheus.Counter
 	// HashSeconds observes every password hash and comparison.
 	HashSeconds prometheus.Histogram
+
+	refreshes     *prometheus.CounterVec
+	reuse         prometheus.Counter
+	verifyHit     prometheus.Counter
+	verifyFull    prometheus.Counter
+	verifyHitDur  prometheus.Observer
+	verifyFullDur prometheus.Observer
+	hashWait      prometheus.Histogram
+	hashRefused   prometheus.Counter
+	streamDelay   prometheus.Histogram
+	streamLagged  prometheus.Counter
+	storeDur      *prometheus.HistogramVec
+	storeErrs     *prometheus.CounterVec
 }
 
 // NewMetrics registers latch's metrics and the Go and process collectors.
@@ -58,19 +71,135 @@ func NewMetrics() *Metrics {
 			Buckets: []float64{.005, .01, .02, .03, .05, .075, .1, .25, .5, 1, 2.5},
 		}),
 	}
+	m.refreshes = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "latch_refreshes_total", Help: "Refresh token uses by outcome: success (a rotation) or invalid_refresh_token; reuses are latch_refresh_reuse_total.",
+	}, []string{"outcome"})
+	m.reuse = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "latch_refresh_reuse_total", Help: "Spent refresh tokens presented again: each revoked its whole family.",
+	})
+	verifies := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "latch_token_verifications_total", Help: "Access token checks by path: cache_hit (seen before) or signature (a full check).",
+	}, []string{"path"})
+	verifyDur := prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name: "latch_token_verify_seconds", Help: "Access token check latency by path; signature checks all timed, cache hits one in 64.",
+		Buckets: []float64{25e-9, 50e-9, 100e-9, 250e-9, 500e-9, 1e-6, 2.5e-6, 5e-6, 10e-6, 25e-6, 50e-6, 100e-6, 250e-6, 1e-3, 5e-3},
+	}, []string{"path"})
+	m.verifyHit, m.verifyFull = verifies.WithLabelValues("cache_hit"), verifies.WithLabelValues("signature")
+	m.verifyHitDur, m.verifyFullDur = verifyDur.WithLabelValues("cache_hit"), verifyDur.WithLabelValues("signature")
+	m.hashWait = prometheus.NewHistogram(prometheus.HistogramOpts{
+		Name: "latch_password_wait_seconds", Help: "Time password hashes and comparisons waited for an argon2id slot (0 when one was free).",
+		Buckets: []float64{0, .001, .005, .01, .025, .05, .1, .25, .5, 1, 2, 5},
+	})
+	m.hashRefused = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "latch_password_refused_total", Help: "Password hashes and comparisons refused a slot: queue full, no slot within the wait (answered 429), or the caller gone.",
+	})
+	m.streamDelay = prometheus.NewHistogram(prometheus.HistogramOpts{
+		Name: "latch_stream_delivery_seconds", Help: "From a revocation's creation to its live delivery to a follower of /v1/revocations.",
+		Buckets: []float64{.001, .005, .01, .05, .1, .25, .5, 1, 2.5, 5, 10},
+	})
+	m.streamLagged = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "latch_stream_lagged_total", Help: "Followers of /v1/revocations cut off for lagging 4096 events behind (they resume from their cursor).",
+	})
+	m.storeDur = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name: "latch_store_operation_seconds", Help: "Store call latency by store (sqlite, postgres, redis, memory) and method.",
+		Buckets: []float64{50e-6, 100e-6, 250e-6, 500e-6, .001, .0025, .005, .01, .025, .05, .1, .25, 1},
+	}, []string{"store", "method"})
+	m.storeErrs = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "latch_store_errors_total", Help: "Store calls that failed (not a normal not-found or conflict answer) by store and method.",
+	}, []string{"store", "method"})
 	m.Registry.MustRegister(m.requests, m.duration, m.logins, m.events, m.revoked, m.panics, m.HashSeconds,
+		m.refreshes, m.reuse, verifies, verifyDur, m.hashWait, m.hashRefused, m.streamDelay, m.streamLagged,
+		m.storeDur, m.storeErrs,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
 
+// ObserveVerify records one access token check (jose.WithObserver): a
+// counter increment, and a histogram observation when d > 0 (every
+// signature check, one cache hit in 64).
+func (m *Metrics) ObserveVerify(cached bool, d time.Duration) {
+	if cached {
+		m.verifyHit.Inc()
+		if d > 0 {
+			m.verifyHitDur.Observe(d.Seconds())
+		}
+		return
+	}
+	m.verifyFull.Inc()
+	m.verifyFullDur.Observe(d.Seconds())
+}
+
+// ObserveHashWait records one wait for an argon2id slot
+// (password.Config.ObserveWait).
+func (m *Metrics) ObserveHashWait(d time.Duration, got bool) {
+	if !got {
+		m.hashRefused.Inc()
+		return
+	}
+	m.hashWait.Observe(d.Seconds())
+}
+
+// StoreObserver returns the recorder of one store method
+// (instrumented.Observer): latency, and faults counted.
+func (m *Metrics) StoreObserver(store, method string) func(d time.Duration, fault error) {
+	dur, errs := m.storeDur.WithLabelValues(store, method), m.storeErrs.WithLabelValues(store, method)
+	return func(d time.Duration, fault error) {
+		dur.Observe(d.Seconds())
+		if fault != nil {
+			errs.Inc()
+		}
+	}
+}
+
+// HasherStats is what the argon2id queue gauges read (password.Hasher).
+type HasherStats interface {
+	Waiting() int // callers queued for a slot
+	Busy() int    // slots computing
+}
+
+// WatchHasher registers the argon2id queue gauges, read at scrape time.
+func (m *Metrics) WatchHasher(h HasherStats) {
+	m.Gauge("latch_password_queue_depth", "Password hashes and comparisons waiting for an argon2id slot.", func() float64 { return float64(h.Waiting()) })
+	m.Gauge("latch_password_slots_busy", "argon2id slots computing now (of at most GOMAXPROCS by default).", func() float64 { return float64(h.Busy()) })
+}
+
+// WatchService registers the gauges read from the Service at scrape time:
+// the revocation set, the revocation stream's followers and backlog, and
+// live sessions and families when the session store can count them.
+func (m *Metrics) WatchService(ctx context.Context, svc *latch.Service) {
+	m.Gauge("latch_revocations_live", "Entries in the in-memory revocation set.", func() float64 { return float64(svc.RevokedCount()) })
+	m.Gauge("latch_stream_subscribers", "Followers of /v1/revocations connected to this instance.", func() float64 {
+		return float64(svc.StreamStats().Subscribers)
+	})
+	m.Gauge("latch_stream_backlog_max", "Revocations the slowest follower of /v1/revocations has yet to take (cut off at 4096).", func() float64 {
+		return float64(svc.StreamStats().MaxBacklog)
+	})
+	if _, ok, _ := svc.CountLiveSessions(ctx); ok {
+		m.Gauge("latch_sessions_active", "Live cookie sessions and refresh families (-1: the count failed).", func() float64 {
+			cctx, cancel := context.WithTimeout(context.Background(), time.Second)
+			defer cancel()
+			n, _, err := svc.CountLiveSessions(cctx)
+			if err != nil {
+				return -1
+			}
+			return float64(n)
+		})
+	}
+}
+
 // Event counts one security event (a latch.Deps.OnEvent): logins by
-// outcome, revocation log entries by kind, every kind by outcome.
+// outcome, refreshes by outcome, reuses, revocation log entries by kind,
+// every kind by outcome.
 func (m *Metrics) Event(_ context.Context, e latch.Event) {
 	switch e.Kind {
 	case latch.EventLogin:
 		m.logins.WithLabelValues(e.Outcome).Inc()
 	case latch.EventRevocationAdded:
 		m.revoked.WithLabelValues(e.Detail).Inc()
+	case latch.EventRefresh:
+		m.refreshes.WithLabelValues(e.Outcome).Inc()
+	case latch.EventRefreshReuse:
+		m.reuse.Inc()
 	}
 	m.events.WithLabelValues(string(e.Kind), e.Outcome).Inc()
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"slices"
@@ -65,6 +66,7 @@ type Server struct {
 	bufs      sync.Pool
 	closing   chan struct{}
 	closed    sync.Once
+	routes    map[string][]string // pattern -> methods, as registered (Routes)
 }
 
 func (s *Server) init() {
@@ -140,12 +142,15 @@ func (s *Server) dispatch(rt route) http.HandlerFunc {
 func (s *Server) Handler() http.Handler {
 	s.init()
 	mux := &router{mux: http.NewServeMux(), exact: map[string]http.Handler{}}
+	s.routes = map[string][]string{}
 	handle := func(pattern string, rt route, stream bool) {
+		s.routes[pattern] = slices.Sorted(maps.Keys(rt))
 		mux.Handle(pattern, s.shed(pattern, s.instrument(pattern, s.dispatch(rt), stream), stream))
 	}
 	handle("/healthz", route{"GET": s.healthz}, false)
 	handle("/readyz", route{"GET": s.readyz}, false)
 	handle("/metrics", route{"GET": s.Metrics.handler().ServeHTTP}, false)
+	handle("/openapi.yaml", route{"GET": s.openapi}, false)
 
 	handle("/v1/signup", route{"POST": s.audited(s.limited(s.signup))}, false)
 	handle("/v1/login", route{"POST": s.audited(s.limited(s.login))}, false)

@@ -72,11 +72,17 @@ func (s *Server) revocations(w http.ResponseWriter, r *http.Request) {
 			}
 		case rev, ok := <-sub.Live:
 			if !ok {
+				s.Metrics.streamLagged.Inc()
 				return // lagged too far: the client resumes with Last-Event-ID
 			}
+			fresh := rev.Seq > last // not already sent by the replay
 			if send(rev) != nil || flush() != nil {
 				return
 			}
+			if !fresh {
+				continue
+			}
+			s.Metrics.streamDelay.Observe(max(s.Now().Sub(rev.CreatedAt), 0).Seconds())
 		}
 	}
 }

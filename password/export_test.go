@@ -5,8 +5,5 @@ package password
 // h is used.
 func SetInside(h *Hasher, f func()) { h.inside = f }
 
-// Waiting returns how many callers wait for a slot of h.
-func Waiting(h *Hasher) int { return int(h.waiting.Load()) }
-
 // CommonCount returns how many distinct common passwords p refuses.
 func CommonCount(p *Policy) int { return len(p.common) }

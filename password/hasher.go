@@ -38,6 +38,11 @@ type Config struct {
 	// (not the wait for a slot), for a latency histogram. It must be cheap
 	// and safe for concurrent use.
 	Observe func(d time.Duration)
+	// ObserveWait, when set, receives how long each Hash and Compare waited
+	// for a slot (0 when one was free at once) and whether it got one: a
+	// false is a caller refused with ErrRateLimited or gone (ctx ended).
+	// Same rules as Observe.
+	ObserveWait func(d time.Duration, got bool)
 	// Rand is the source of salts. Nil means crypto/rand.Reader.
 	Rand io.Reader
 }
@@ -52,6 +57,7 @@ type Hasher struct {
 	maxWait    time.Duration
 	retryAfter time.Duration
 	observe    func(time.Duration)
+	observeW   func(time.Duration, bool)
 	rand       io.Reader
 
 	dummyOnce sync.Once
@@ -92,6 +98,7 @@ func New(cfg Config) (*Hasher, error) {
 		maxWait:    cfg.MaxWait,
 		retryAfter: cfg.RetryAfter,
 		observe:    cfg.Observe,
+		observeW:   cfg.ObserveWait,
 		rand:       cfg.Rand,
 	}, nil
 }
@@ -195,6 +202,13 @@ func (h *Hasher) holding(password string, salt []byte, p Params) ([]byte, time.D
 	return key, time.Since(start)
 }
 
+// Waiting is how many callers wait for a slot now (the queue depth, at most
+// MaxQueue), for a gauge.
+func (h *Hasher) Waiting() int { return int(h.waiting.Load()) }
+
+// Busy is how many slots run argon2 now (at most MaxConcurrent), for a gauge.
+func (h *Hasher) Busy() int { return len(h.slots) }
+
 // acquire takes a slot, waiting at most maxWait and only while fewer than
 // maxQueue others wait: under a burst, a fast 429 is better for everyone than
 // a queue that only grows while clients time out.
@@ -204,9 +218,23 @@ func (h *Hasher) acquire(ctx context.Context) error {
 	}
 	select {
 	case h.slots <- struct{}{}:
+		if h.observeW != nil {
+			h.observeW(0, true)
+		}
 		return nil
 	default:
 	}
+	if h.observeW == nil {
+		return h.wait(ctx)
+	}
+	start := time.Now()
+	err := h.wait(ctx)
+	h.observeW(time.Since(start), err == nil)
+	return err
+}
+
+// wait queues for a slot (acquire's slow path).
+func (h *Hasher) wait(ctx context.Context) error {
 	if h.waiting.Add(1) > h.maxQueue {
 		h.waiting.Add(-1)
 		return fmt.Errorf("password: hashing queue full: %w", &latch.RateLimitError{RetryAfter: h.retryAfter})

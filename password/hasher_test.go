@@ -342,7 +342,7 @@ func TestHasher_concurrencyCap(t *testing.T) {
 			// Once all n callers are either computing or queued, exactly
 			// limit of them must be computing.
 			waitFor(t, "callers to fill the slots and the queue", func() bool {
-				return g.entered.Load() == int64(limit) && password.Waiting(h) == n-limit
+				return g.entered.Load() == int64(limit) && h.Waiting() == n-limit
 			})
 			if got := g.inFlight.Load(); got != int64(limit) {
 				t.Fatalf("%d computations at once, want %d", got, limit)
@@ -405,7 +405,7 @@ func TestHasher_queueFull(t *testing.T) {
 		_, err := h.Hash(context.Background(), "the waiter")
 		waiter <- err
 	}()
-	waitFor(t, "the waiter to queue", func() bool { return password.Waiting(h) == 1 })
+	waitFor(t, "the waiter to queue", func() bool { return h.Waiting() == 1 })
 
 	// The queue is full: both fail at once rather than after MaxWait.
 	_, err := h.Hash(context.Background(), "one too many")
@@ -417,7 +417,7 @@ func TestHasher_queueFull(t *testing.T) {
 	if err := <-waiter; err != nil {
 		t.Fatalf("waiter: %v", err)
 	}
-	if n := password.Waiting(h); n != 0 {
+	if n := h.Waiting(); n != 0 {
 		t.Fatalf("Waiting = %d after everyone left, want 0", n)
 	}
 }
@@ -433,7 +433,7 @@ func TestHasher_maxWait(t *testing.T) {
 	if d := time.Since(start); d < maxWait {
 		t.Fatalf("gave up after %v, before MaxWait %v", d, maxWait)
 	}
-	if n := password.Waiting(h); n != 0 {
+	if n := h.Waiting(); n != 0 {
 		t.Fatalf("Waiting = %d after the timeout, want 0", n)
 	}
 }
@@ -448,7 +448,7 @@ func TestHasher_contextCanceled(t *testing.T) {
 			_, _, err := h.Compare(ctx, h.Dummy(), "a good password")
 			done <- err
 		}()
-		waitFor(t, "the waiter to queue", func() bool { return password.Waiting(h) == 1 })
+		waitFor(t, "the waiter to queue", func() bool { return h.Waiting() == 1 })
 		cancel()
 		err := <-done
 		if !errors.Is(err, context.Canceled) || errors.Is(err, latch.ErrRateLimited) {
@@ -503,5 +503,59 @@ func TestHasher_randFails(t *testing.T) {
 	ok, _, err := h.Compare(context.Background(), h.Dummy(), "a good password")
 	if err != nil || ok {
 		t.Fatalf("Compare(Dummy) = %v, %v; want false, nil", ok, err)
+	}
+}
+
+// waits records what ObserveWait receives.
+type waits struct {
+	mu      sync.Mutex
+	got     []time.Duration // waits that ended with a slot
+	refused int
+}
+
+func (w *waits) observe(d time.Duration, got bool) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if got {
+		w.got = append(w.got, d)
+	} else {
+		w.refused++
+	}
+}
+
+func TestHasher_ObserveWait(t *testing.T) {
+	var w waits
+	h := MustNew(t, password.Config{Params: fast, MaxConcurrent: 1, MaxQueue: 1, MaxWait: time.Minute, ObserveWait: w.observe})
+	if _, err := h.Hash(context.Background(), "a free slot"); err != nil {
+		t.Fatal(err)
+	}
+	_, release := holdSlot(t, h)
+	if h.Busy() != 1 {
+		t.Fatalf("Busy = %d while a slot is held, want 1", h.Busy())
+	}
+	waiter := make(chan error, 1)
+	go func() {
+		_, err := h.Hash(context.Background(), "the waiter")
+		waiter <- err
+	}()
+	waitFor(t, "the waiter to queue", func() bool { return h.Waiting() == 1 })
+	_, err := h.Hash(context.Background(), "one too many") // the queue is full
+	wantRateLimited(t, err, time.Second)
+	release()
+	if err := <-waiter; err != nil {
+		t.Fatal(err)
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	// The free slot and the holder waited 0; the waiter waited; the one
+	// over the queue was refused.
+	if len(w.got) != 3 || w.refused != 1 {
+		t.Fatalf("waits %v, refused %d; want 3 waits and 1 refusal", w.got, w.refused)
+	}
+	if w.got[0] != 0 || w.got[1] != 0 || w.got[2] <= 0 {
+		t.Fatalf("waits %v; want 0, 0 and a measured wait", w.got)
+	}
+	if h.Busy() != 0 || h.Waiting() != 0 {
+		t.Fatalf("Busy %d, Waiting %d after everyone left; want 0, 0", h.Busy(), h.Waiting())
 	}
 }

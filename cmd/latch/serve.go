@@ -16,6 +16,7 @@ import (
 	"github.com/latch-dev/latch"
 	"github.com/latch-dev/latch/email"
 	"github.com/latch-dev/latch/http"
+	"github.com/latch-dev/latch/instrumented"
 	"github.com/latch-dev/latch/jose"
 	"github.com/latch-dev/latch/mail"
 	"github.com/latch-dev/latch/memory"
@@ -33,6 +34,8 @@ type stores struct {
 	sessions latch.SessionStore
 	revs     latch.RevocationStore
 	keys     latch.KeyStore
+	tokens   latch.AccountTokenStore // reset and verification links (API.md §8)
+	outbox   latch.Outbox            // account mail not yet sent
 	ping     func(context.Context) error
 	close    func() error
 	// single is true when this process is the only writer (SQLite, memory),
@@ -41,6 +44,20 @@ type stores struct {
 	// deployment is the database's random identity (PostgreSQL), which names
 	// what is kept for it in Redis.
 	deployment func(context.Context) (string, error)
+	// observe, set by instrument, times the Redis stores openShared opens.
+	observe instrumented.Observer
+}
+
+// instrument times every call of the database's stores (and of the Redis
+// stores openShared opens later) for the metrics, by store kind and
+// method. The wrappers keep the session store's optional capabilities, so
+// the session cache and the Service take the same paths as without them.
+func (st *stores) instrument(db string, obs instrumented.Observer) {
+	name := dbKind(db)
+	st.users = instrumented.Users(st.users, name, obs)
+	st.sessions = instrumented.Sessions(st.sessions, name, obs)
+	st.revs = instrumented.Revocations(st.revs, name, obs)
+	st.observe = obs
 }
 
 // openStores opens --db.
@@ -48,7 +65,7 @@ func openStores(ctx context.Context, db string) (*stores, error) {
 	switch {
 	case db == "memory:":
 		return &stores{users: &memory.UserStore{}, sessions: &memory.SessionStore{}, revs: &memory.RevocationStore{},
-			keys: &memory.KeyStore{}, single: true,
+			keys: &memory.KeyStore{}, tokens: &memory.AccountTokenStore{}, outbox: &memory.Outbox{}, single: true,
 			ping: func(context.Context) error { return nil }, close: func() error { return nil }}, nil
 	case strings.HasPrefix(db, "sqlite:"):
 		path := strings.TrimPrefix(db, "sqlite:")
@@ -61,13 +78,14 @@ func openStores(ctx context.Context, db string) (*stores, error) {
 		if err != nil {
 			return nil, err
 		}
-		return &stores{users: d, sessions: d, revs: d, keys: d, single: true, ping: d.Ping, close: d.Close}, nil
+		return &stores{users: d, sessions: d, revs: d, keys: d, tokens: d, outbox: d, single: true, ping: d.Ping, close: d.Close}, nil
 	case strings.HasPrefix(db, "postgres://"), strings.HasPrefix(db, "postgresql://"):
 		d, err := postgres.Open(ctx, db)
 		if err != nil {
 			return nil, err
 		}
-		return &stores{users: d, sessions: d, revs: d, keys: d, ping: d.Ping, close: d.Close, deployment: d.DeploymentID}, nil
+		return &stores{users: d, sessions: d, revs: d, keys: d, tokens: d, outbox: d, ping: d.Ping, close: d.Close,
+			deployment: d.DeploymentID}, nil
 	}
 	return nil, usageError{validateDB(db)}
 }
@@ -115,8 +133,14 @@ func openShared(ctx context.Context, cfg *Config, st *stores, logger *slog.Logge
 	}
 	sessions := rc.Sessions(st.sessions)
 	sessions.Start(ctx)
+	var hot latch.SessionStore = sessions
+	var revs latch.RevocationStore = rc.Revocations(st.revs)
+	if st.observe != nil { // each call's time includes the database's when Redis falls through to it
+		hot = instrumented.Sessions(sessions, "redis", st.observe)
+		revs = instrumented.Revocations(revs, "redis", st.observe)
+	}
 	return &shared{
-		redis: rc, sessions: sessions, revs: rc.Revocations(st.revs), bus: rc.Bus(),
+		redis: rc, sessions: hot, revs: revs, bus: rc.Bus(),
 		// Redis down: limits per instance, never an error to the caller.
 		throttle: rc.LoginThrottle(cfg.LoginMaxFailures, cfg.LoginFailureWindow, throttle),
 		limiter:  rc.RateLimiter(cfg.LoginIPRate, limiter),
@@ -252,11 +276,13 @@ of docs/API.md §1.`,
 func serve(ctx context.Context, cfg *Config, stderr io.Writer) error {
 	logger := newLogger(cfg, stderr)
 
+	metrics := http.NewMetrics()
 	st, err := openStores(ctx, cfg.DB)
 	if err != nil {
 		return err
 	}
 	defer st.close()
+	st.instrument(cfg.DB, metrics.StoreObserver)
 	sh, err := openShared(ctx, cfg, st, logger)
 	if err != nil {
 		return err
@@ -277,7 +303,6 @@ func serve(ctx context.Context, cfg *Config, stderr io.Writer) error {
 	defer ln.Close()
 	issuer := cfg.issuer(ln.Addr().String())
 
-	metrics := http.NewMetrics()
 	audit, closeAudit, err := openAudit(cfg, stderr)
 	if err != nil {
 		return usageError{err}
@@ -288,18 +313,7 @@ func serve(ctx context.Context, cfg *Config, stderr io.Writer) error {
 		return err
 	}
 	defer svc.Close()
-	metrics.Gauge("latch_revocations_live", "Entries in the in-memory revocation set.", func() float64 { return float64(svc.RevokedCount()) })
-	if _, ok, _ := svc.CountLiveSessions(ctx); ok {
-		metrics.Gauge("latch_sessions_active", "Live sessions and refresh families.", func() float64 {
-			cctx, cancel := context.WithTimeout(context.Background(), time.Second)
-			defer cancel()
-			n, _, err := svc.CountLiveSessions(cctx)
-			if err != nil {
-				return -1
-			}
-			return float64(n)
-		})
-	}
+	metrics.WatchService(ctx, svc)
 
 	srv := &http.Server{
 		Service: svc, Keys: km.set, Issuer: issuer, AdminKey: cfg.AdminKey, Clients: cfg.Clients.Map(),
@@ -367,20 +381,26 @@ func serve(ctx context.Context, cfg *Config, stderr io.Writer) error {
 func newService(ctx context.Context, cfg *Config, st *stores, sh *shared, km *keyMaterial, issuer string,
 	logger *slog.Logger, metrics *http.Metrics, audit func(context.Context, latch.Event)) (*latch.Service, error) {
 	hc := password.Config{}
+	vopts := []jose.VerifierOption{jose.WithCache(100_000)}
 	var count func(context.Context, latch.Event)
 	if metrics != nil {
 		hc.Observe = func(d time.Duration) { metrics.HashSeconds.Observe(d.Seconds()) }
+		hc.ObserveWait = metrics.ObserveHashWait
+		vopts = append(vopts, jose.WithObserver(metrics.ObserveVerify))
 		count = metrics.Event
 	}
 	hasher, err := password.New(hc)
 	if err != nil {
 		return nil, err
 	}
+	if metrics != nil {
+		metrics.WatchHasher(hasher)
+	}
 	audience := cfg.Audience
 	if audience == "" {
 		audience = issuer
 	}
-	verifier, err := jose.NewVerifier(km.set, issuer, audience, jose.WithCache(100_000))
+	verifier, err := jose.NewVerifier(km.set, issuer, audience, vopts...)
 	if err != nil {
 		return nil, err
 	}
@@ -393,13 +413,8 @@ func newService(ctx context.Context, cfg *Config, st *stores, sh *shared, km *ke
 		NormalizeEmail: email.Normalize, CheckPassword: password.NewPolicy().Check, DummyHash: hasher.Dummy(),
 		Logger: logger, OnEvent: latch.Events(count, audit),
 	}
-	// Account mail (API.md §8): the database keeps the links and the
-	// outbox (SQLite, PostgreSQL); memory: keeps them in process.
-	deps.AccountTokens, _ = st.users.(latch.AccountTokenStore)
-	deps.Outbox, _ = st.users.(latch.Outbox)
-	if deps.AccountTokens == nil || deps.Outbox == nil {
-		deps.AccountTokens, deps.Outbox = &memory.AccountTokenStore{}, &memory.Outbox{}
-	}
+	// Account mail (API.md §8): the database keeps the links and the outbox.
+	deps.AccountTokens, deps.Outbox = st.tokens, st.outbox
 	deps.MailLimiter = memory.NewRateLimiter(1.0 / 60) // a mail of each kind per account per minute
 	if cfg.SMTPURL != "" {
 		if deps.Mailer, err = mail.New(mail.Config{URL: cfg.SMTPURL, From: cfg.MailFrom}); err != nil {

@@ -1,0 +1,443 @@
+package http_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pb33f/libopenapi"
+	validator "github.com/pb33f/libopenapi-validator"
+	v3 "github.com/pb33f/libopenapi/datamodel/high/v3"
+
+	"github.com/latch-dev/latch/docs"
+)
+
+// docs/openapi.yaml against the real router, in both directions: every
+// route registered is documented and every documented route is served
+// with exactly its methods; every response a request below gets is
+// documented (status, and problem code in x-problem-codes); and every
+// status and problem code the document lists is produced by some request.
+
+// spec parses the embedded document into libopenapi's 3.1 model.
+func spec(t *testing.T) (libopenapi.Document, *v3.Document) {
+	t.Helper()
+	doc, err := libopenapi.NewDocument(docs.OpenAPI())
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := doc.BuildV3Model()
+	if err != nil {
+		t.Fatalf("building the model: %v", err)
+	}
+	return doc, &m.Model
+}
+
+// The document is valid OpenAPI 3.1, by libopenapi-validator (its JSON
+// Schema of the 3.1 specification).
+func TestOpenAPI_valid(t *testing.T) {
+	doc, m := spec(t)
+	if m.Version != "3.1.0" {
+		t.Fatalf("openapi %q, want 3.1.0", m.Version)
+	}
+	v, errs := validator.NewValidator(doc)
+	if len(errs) > 0 {
+		t.Fatalf("validator: %v", errs)
+	}
+	if ok, verrs := v.ValidateDocument(); !ok {
+		for _, e := range verrs {
+			t.Errorf("%s: %s", e.Message, e.Reason)
+		}
+	}
+}
+
+// docPath is the OpenAPI path of a ServeMux pattern.
+func docPath(pattern string) string {
+	switch pattern {
+	case "/{$}":
+		return "/"
+	case "/static/":
+		return "/static/{file}"
+	}
+	return pattern
+}
+
+// operations lists the document's operations as "METHOD path".
+func operations(m *v3.Document) map[string]*v3.Operation {
+	ops := map[string]*v3.Operation{}
+	for path, item := range m.Paths.PathItems.FromOldest() {
+		for method, op := range item.GetOperations().FromOldest() {
+			ops[strings.ToUpper(method)+" "+path] = op
+		}
+	}
+	return ops
+}
+
+func TestOpenAPI_routes(t *testing.T) {
+	_, m := spec(t)
+	ts := newTestServer(t, withAdminKey("admin-key"))
+	documented := operations(m)
+	served := map[string]bool{}
+	for pattern, methods := range ts.Server.Routes() {
+		for _, method := range methods {
+			op := method + " " + docPath(pattern)
+			served[op] = true
+			if documented[op] == nil {
+				t.Errorf("%s is served but not documented", op)
+			}
+		}
+	}
+	for op := range documented {
+		if !served[op] {
+			t.Errorf("%s is documented but not served", op)
+		}
+	}
+	// Served means routed: a method the path does not serve gets 405 with
+	// an Allow header listing exactly the documented methods (GET brings
+	// HEAD); the catch-all would answer 404.
+	for path, item := range m.Paths.PathItems.FromOldest() {
+		var want []string
+		for method := range item.GetOperations().FromOldest() {
+			want = append(want, strings.ToUpper(method))
+		}
+		slices.Sort(want)
+		real := strings.ReplaceAll(strings.ReplaceAll(path, "{id}", "x"), "{file}", "style.css")
+		r := ts.do(t, "PUT", real, nil, header("Authorization", "Bearer admin-key"))
+		if r.Status != 405 {
+			t.Errorf("PUT %s: %d, want 405 (is the path routed?)", path, r.Status)
+			continue
+		}
+		if got := r.Header.Get("Allow"); got != strings.Join(want, ", ") {
+			t.Errorf("%s: Allow %q, documented %v", path, got, want)
+		}
+	}
+}
+
+// outcome is one answer: an operation, a status and a problem code ("" when
+// the answer is not a problem document).
+type outcome struct {
+	op     string
+	status int
+	code   string
+}
+
+// documentedOutcomes lists what the document says each operation answers,
+// the default response aside.
+func documentedOutcomes(t *testing.T, m *v3.Document) map[outcome]bool {
+	t.Helper()
+	out := map[outcome]bool{}
+	for op, o := range operations(m) {
+		for code, resp := range o.Responses.Codes.FromOldest() {
+			var status int
+			if _, err := fmt.Sscan(code, &status); err != nil {
+				t.Fatalf("%s: response %q", op, code)
+			}
+			codes := problemCodes(t, resp)
+			if len(codes) == 0 || hasNonProblem(resp) {
+				out[outcome{op, status, ""}] = true
+			}
+			for _, c := range codes {
+				out[outcome{op, status, c}] = true
+			}
+		}
+	}
+	return out
+}
+
+func problemCodes(t *testing.T, r *v3.Response) []string {
+	t.Helper()
+	if r.Extensions == nil {
+		return nil
+	}
+	n, ok := r.Extensions.Get("x-problem-codes")
+	if !ok {
+		return nil
+	}
+	var codes []string
+	if err := n.Decode(&codes); err != nil {
+		t.Fatal(err)
+	}
+	return codes
+}
+
+// hasNonProblem reports whether a response may come as something other
+// than a problem document (an HTML page, no body at all).
+func hasNonProblem(r *v3.Response) bool {
+	if r.Content == nil || r.Content.Len() == 0 {
+		return true
+	}
+	for ct := range r.Content.KeysFromOldest() {
+		if ct != "application/problem+json" {
+			return true
+		}
+	}
+	return false
+}
+
+// probe is one request of the response test.
+type probe struct {
+	op     string // "METHOD /documented/path"
+	path   string // the real path, when it differs
+	body   any
+	opts   []reqOpt
+	server *testServer // nil: the shared one
+	before func(t *testing.T)
+	after  func()
+	stream bool // read only the head (the revocation stream)
+}
+
+func TestOpenAPI_responses(t *testing.T) {
+	_, m := spec(t)
+	documented := documentedOutcomes(t, m)
+	ts := newTestServer(t, withAdminKey("admin-key"), withClient("api", "api-secret"), withLockout(3, time.Hour))
+	limited := newTestServer(t, withIPRate(0.001)) // one login or signup per IP, then 429
+	limited.do(t, "POST", "/v1/login", loginBody("first@example.com", "x"))
+	addr, pw := ts.newUser(t)
+	s := ts.MustLogin(t, addr, pw)
+	other := ts.MustLogin(t, addr, pw)
+	tok := ts.MustTokenLogin(t, addr, pw)
+	spent := ts.MustTokenLogin(t, addr, pw)
+	ts.MustRefresh(t, spent.Refresh)
+	disabledAddr, disabledPW := ts.newUser(t)
+	disabled := ts.MustLogin(t, disabledAddr, disabledPW)
+	ts.do(t, "POST", "/v1/admin/users/"+disabled.UserID+"/disable", nil, bearer("admin-key")).want(t, 204, "")
+	lockedAddr := "locked@example.com"
+	for range 3 {
+		ts.do(t, "POST", "/v1/login", loginBody(lockedAddr, "wrong password")).want(t, 401, "invalid_credentials")
+	}
+	etag := ts.do(t, "GET", "/static/style.css", nil).Header.Get("ETag")
+
+	admin := bearer("admin-key")
+	client := func(r *http.Request) { r.SetBasicAuth("api", "api-secret") }
+	form := ctype("application/x-www-form-urlencoded")
+	crossSite := header("Sec-Fetch-Site", "cross-site")
+	outage := func(*testing.T) { ts.Faults.all(true) }
+	restore := func() { ts.Faults.all(false) }
+	big := `{"email":"` + strings.Repeat("a", 70<<10) + `"}`
+	huge := header("X-Huge", strings.Repeat("h", 65<<10))
+	pageForm := func(kv ...string) string {
+		v := url.Values{}
+		for i := 0; i+1 < len(kv); i += 2 {
+			v.Set(kv[i], kv[i+1])
+		}
+		return v.Encode()
+	}
+	fresh := func() string { a, _ := ts.newUser(t); return a }
+	uid := s.UserID
+	// The probes that end sessions or change a password do it to users of
+	// their own, so that s, other and tok stay alive.
+	victimAddr, victimPW := ts.newUser(t)
+	var ended *session
+	logoutProbe := func(op string) probe {
+		return probe{op: op, before: func(*testing.T) { ended = ts.MustLogin(t, victimAddr, victimPW) }, opts: []reqOpt{func(r *http.Request) { as(ended)(r) }}}
+	}
+	pwAddr, pwPW := ts.newUser(t)
+	pwTok := ts.MustTokenLogin(t, pwAddr, pwPW)
+	pagePWAddr, pagePWPW := ts.newUser(t)
+	pagePW := ts.MustLogin(t, pagePWAddr, pagePWPW)
+
+	probes := []probe{
+		{op: "GET /healthz"}, {op: "GET /readyz"}, {op: "GET /readyz", before: outage, after: restore},
+		{op: "GET /metrics"}, {op: "GET /openapi.yaml"},
+
+		{op: "POST /v1/signup", body: map[string]string{"email": "new-" + fmt.Sprint(time.Now().UnixNano()) + "@example.com", "password": "a long enough passphrase"}},
+		{op: "POST /v1/signup", body: map[string]string{"email": "not an address", "password": "a long enough passphrase"}},
+		{op: "POST /v1/signup", body: map[string]string{"email": "weak@example.com", "password": "password"}},
+		{op: "POST /v1/signup", body: map[string]string{"email": addr, "password": "a long enough passphrase"}},
+		{op: "POST /v1/signup", body: loginBody("x@example.com", "a long enough passphrase"), server: limited},
+		{op: "POST /v1/signup", body: map[string]string{"email": "down@example.com", "password": "a long enough passphrase"}, before: outage, after: restore},
+
+		{op: "POST /v1/login", body: loginBody(addr, pw)},
+		{op: "POST /v1/login", body: map[string]string{"email": addr, "password": pw, "mode": "token"}},
+		{op: "POST /v1/login", body: loginBody(addr, "wrong password")},
+		{op: "POST /v1/login", body: loginBody(disabledAddr, disabledPW)},
+		{op: "POST /v1/login", body: loginBody(lockedAddr, "wrong password")},
+		{op: "POST /v1/login", body: loginBody(addr, pw), server: limited},
+		{op: "POST /v1/login", body: loginBody(addr, pw), before: outage, after: restore},
+
+		{op: "GET /v1/whoami", opts: []reqOpt{as(s)}}, {op: "GET /v1/whoami"},
+		{op: "GET /v1/whoami", opts: []reqOpt{withCookie(sessionCookie, "an-unknown-session-secret-of-some-length")}, before: outage, after: restore},
+		logoutProbe("POST /v1/logout"), {op: "POST /v1/logout"},
+		logoutProbe("POST /v1/logout-all"), {op: "POST /v1/logout-all"},
+		{op: "GET /v1/sessions", opts: []reqOpt{as(s)}}, {op: "GET /v1/sessions"},
+		{op: "DELETE /v1/sessions/{id}", path: "/v1/sessions/" + other.ID, opts: []reqOpt{as(s)}},
+		{op: "DELETE /v1/sessions/{id}", path: "/v1/sessions/unknown", opts: []reqOpt{as(s)}},
+		{op: "DELETE /v1/sessions/{id}", path: "/v1/sessions/unknown"},
+		{op: "DELETE /v1/sessions/{id}", path: "/v1/sessions/unknown", opts: []reqOpt{cookieOnly(s)}},
+		{op: "POST /v1/password", body: map[string]string{"current_password": pw, "new_password": "password"}, opts: []reqOpt{bearer(tok.Access)}},
+		{op: "POST /v1/password", body: map[string]string{"current_password": pwPW, "new_password": "another long passphrase"}, opts: []reqOpt{bearer(pwTok.Access)}},
+		{op: "POST /v1/password", body: map[string]string{"current_password": "not it", "new_password": "another long passphrase"}, opts: []reqOpt{bearer(tok.Access)}},
+		{op: "POST /v1/password", body: map[string]string{"current_password": "not it", "new_password": "another long passphrase"}},
+		{op: "POST /v1/token/refresh", body: map[string]string{"refresh_token": ts.MustTokenLogin(t, addr, pw).Refresh}},
+		{op: "POST /v1/token/refresh", body: map[string]string{"refresh_token": "unknown"}},
+		{op: "POST /v1/token/refresh", body: map[string]string{"refresh_token": spent.Refresh}},
+		{op: "POST /v1/token/exchange", opts: []reqOpt{as(s)}}, {op: "POST /v1/token/exchange"},
+		{op: "GET /v1/revocations", opts: []reqOpt{client}, stream: true}, {op: "GET /v1/revocations"},
+
+		{op: "GET /.well-known/jwks.json"}, {op: "GET /.well-known/oauth-authorization-server"},
+		{op: "POST /oauth2/introspect", body: "token=" + tok.Access, opts: []reqOpt{client, form}},
+		{op: "POST /oauth2/introspect", body: "token=" + tok.Access, opts: []reqOpt{form}},
+		{op: "POST /oauth2/revoke", body: "token=unknown", opts: []reqOpt{form}},
+
+		{op: "GET /v1/admin/users/{id}/sessions", path: "/v1/admin/users/" + uid + "/sessions", opts: []reqOpt{admin}},
+		{op: "POST /v1/admin/users/{id}/role", path: "/v1/admin/users/" + uid + "/role", body: map[string]string{"role": "user"}, opts: []reqOpt{admin}},
+		{op: "POST /v1/admin/users/{id}/revoke", path: "/v1/admin/users/" + disabled.UserID + "/revoke", opts: []reqOpt{admin}},
+		{op: "POST /v1/admin/users/{id}/disable", path: "/v1/admin/users/" + disabled.UserID + "/disable", opts: []reqOpt{admin}},
+		{op: "POST /v1/admin/users/{id}/enable", path: "/v1/admin/users/" + disabled.UserID + "/enable", opts: []reqOpt{admin}},
+
+		{op: "GET /"}, {op: "GET /signup"}, {op: "GET /login"}, {op: "GET /demo/spa"}, {op: "GET /demo/storage"},
+		{op: "GET /account"}, {op: "GET /account", opts: []reqOpt{cookieOnly(s)}},
+		{op: "POST /signup", body: pageForm("email", fresh()+".x", "password", "a long enough passphrase"), opts: []reqOpt{form}},
+		{op: "POST /signup", body: pageForm("email", "not an address", "password", "a long enough passphrase"), opts: []reqOpt{form}},
+		{op: "POST /signup", body: pageForm("email", addr, "password", "a long enough passphrase"), opts: []reqOpt{form}},
+		{op: "POST /signup", body: pageForm("email", "y@example.com", "password", "a long enough passphrase"), opts: []reqOpt{form}, server: limited},
+		{op: "POST /signup", body: pageForm("email", "z@example.com", "password", "a long enough passphrase"), opts: []reqOpt{form}, before: outage, after: restore},
+		{op: "POST /login", body: pageForm("email", addr, "password", pw), opts: []reqOpt{form}},
+		{op: "POST /login", body: "email=%zz", opts: []reqOpt{form}},
+		{op: "POST /login", body: pageForm("email", addr, "password", "wrong"), opts: []reqOpt{form}},
+		{op: "POST /login", body: pageForm("email", disabledAddr, "password", disabledPW), opts: []reqOpt{form}, before: func(t *testing.T) {
+			ts.do(t, "POST", "/v1/admin/users/"+disabled.UserID+"/disable", nil, admin).want(t, 204, "")
+		}},
+		{op: "POST /login", body: pageForm("email", lockedAddr, "password", "wrong"), opts: []reqOpt{form}},
+		{op: "POST /login", body: pageForm("email", addr, "password", pw), opts: []reqOpt{form}, server: limited},
+		{op: "POST /login", body: pageForm("email", addr, "password", pw), opts: []reqOpt{form}, before: outage, after: restore},
+	}
+	for _, op := range []string{"/account/logout", "/account/logout-all"} {
+		probes = append(probes,
+			probe{op: "POST " + op, before: func(*testing.T) { ended = ts.MustLogin(t, victimAddr, victimPW) }, opts: []reqOpt{form, func(r *http.Request) {
+				cookieOnly(ended)(r)
+				r.Body = io.NopCloser(strings.NewReader(pageForm("csrf", ended.CSRF)))
+			}}, body: ""},
+			probe{op: "POST " + op, body: pageForm("csrf", "wrong"), opts: []reqOpt{form, cookieOnly(s)}})
+	}
+	probes = append(probes,
+		probe{op: "POST /account/revoke", body: pageForm("csrf", s.CSRF, "id", ts.MustLogin(t, addr, pw).ID), opts: []reqOpt{form, cookieOnly(s)}},
+		probe{op: "POST /account/revoke", body: pageForm("csrf", s.CSRF, "id", "unknown"), opts: []reqOpt{form, cookieOnly(s)}},
+		probe{op: "POST /account/revoke", body: pageForm("csrf", "wrong", "id", "unknown"), opts: []reqOpt{form, cookieOnly(s)}},
+		probe{op: "POST /account/password", body: pageForm("csrf", s.CSRF, "current_password", pw, "new_password", "password"), opts: []reqOpt{form, cookieOnly(s)}},
+		probe{op: "POST /account/password", body: pageForm("csrf", pagePW.CSRF, "current_password", pagePWPW, "new_password", "another long passphrase"), opts: []reqOpt{form, cookieOnly(pagePW)}},
+		probe{op: "POST /account/password", body: pageForm("csrf", s.CSRF, "current_password", "wrong", "new_password", "another long passphrase"), opts: []reqOpt{form, cookieOnly(s)}},
+		probe{op: "GET /static/{file}", path: "/static/style.css"},
+		probe{op: "GET /static/{file}", path: "/static/style.css", opts: []reqOpt{header("If-None-Match", etag)}},
+		probe{op: "GET /static/{file}", path: "/static/nothing.js"},
+	)
+	// Answers every operation can give, by what the operation takes.
+	for op, o := range operations(m) {
+		method, path, _ := strings.Cut(op, " ")
+		real := strings.ReplaceAll(strings.ReplaceAll(path, "{id}", uid), "{file}", "style.css")
+		auth := authFor(o, s, admin, client)
+		probes = append(probes, probe{op: op, path: real, opts: []reqOpt{huge}})
+		if method == "GET" {
+			continue
+		}
+		probes = append(probes, probe{op: op, path: real, body: "{}", opts: []reqOpt{crossSite}})
+		if o.RequestBody == nil || strings.HasPrefix(path, "/account") || path == "/signup" || path == "/login" {
+			continue
+		}
+		if _, isForm := o.RequestBody.Content.Get("application/x-www-form-urlencoded"); isForm {
+			probes = append(probes,
+				probe{op: op, path: real, body: "nothing=here", opts: append([]reqOpt{form}, auth...)},
+				probe{op: op, path: real, body: "token=" + strings.Repeat("t", 70<<10), opts: append([]reqOpt{form}, auth...)},
+				probe{op: op, path: real, body: "token=x", opts: append([]reqOpt{ctype("text/plain")}, auth...)})
+			continue
+		}
+		probes = append(probes,
+			probe{op: op, path: real, body: `{"unknown": 1}`, opts: auth},
+			probe{op: op, path: real, body: big, opts: auth},
+			probe{op: op, path: real, body: "x", opts: append([]reqOpt{ctype("text/plain")}, auth...)})
+		if strings.HasPrefix(path, "/v1/admin/") {
+			var body any
+			if strings.HasSuffix(path, "/role") {
+				body = map[string]string{"role": "user"}
+			}
+			probes = append(probes,
+				probe{op: op, path: strings.ReplaceAll(path, "{id}", "unknown"), body: body, opts: auth},
+				probe{op: op, path: real, body: body})
+		}
+	}
+	for _, p := range []string{"/v1/admin/users/unknown/sessions", "/v1/admin/users/x/sessions"} {
+		probes = append(probes, probe{op: "GET /v1/admin/users/{id}/sessions", path: p, opts: []reqOpt{admin}}, probe{op: "GET /v1/admin/users/{id}/sessions", path: p})
+	}
+
+	seen := map[outcome]bool{}
+	for _, p := range probes {
+		method, path, _ := strings.Cut(p.op, " ")
+		if p.path != "" {
+			path = p.path
+		}
+		srv := ts
+		if p.server != nil {
+			srv = p.server
+		}
+		if p.before != nil {
+			p.before(t)
+		}
+		got := send(t, srv, method, path, p)
+		if p.after != nil {
+			p.after()
+		}
+		seen[got] = true
+		if !documented[got] {
+			t.Errorf("%s (%s): answered %d %q, which the document does not list", p.op, path, got.status, got.code)
+		}
+	}
+	for o := range documented {
+		if !seen[o] {
+			t.Errorf("%s: %d %q is documented, but no request produced it", o.op, o.status, o.code)
+		}
+	}
+}
+
+// authFor returns the credentials an operation takes.
+func authFor(o *v3.Operation, s *session, admin, client reqOpt) []reqOpt {
+	for _, req := range o.Security {
+		for name := range req.Requirements.KeysFromOldest() {
+			switch name {
+			case "admin":
+				return []reqOpt{admin}
+			case "client":
+				return []reqOpt{client}
+			case "session", "bearer":
+				return []reqOpt{as(s)}
+			}
+		}
+	}
+	return nil
+}
+
+// send makes the request of a probe and returns its outcome.
+func send(t *testing.T, ts *testServer, method, path string, p probe) outcome {
+	t.Helper()
+	op := p.op
+	req, err := ts.newRequest(method, path, p.body, p.opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.stream {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		res, err := http.DefaultClient.Do(req.WithContext(ctx))
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		return outcome{op, res.StatusCode, ""}
+	}
+	r, err := ts.sendRequest(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, path, err)
+	}
+	code := ""
+	if r.Header.Get("Content-Type") == "application/problem+json" {
+		code = r.code()
+		if code == "" {
+			t.Errorf("%s %s: a problem document without a code: %s", method, path, r.Body)
+		}
+	}
+	return outcome{op, r.Status, code}
+}
