@@ -60,7 +60,7 @@ type testConfig struct {
 	noCache                     bool            // the multi-instance mode: the store is the only truth
 	follow                      time.Duration
 	maxInFlight                 int
-	hashSlots                   int           // argon2id slots; 0: GOMAXPROCS
+	hashSlots, hashQueue        int           // argon2id slots and queue; 0: the defaults
 	readHeaderTimeout, httpIdle time.Duration // overrides of the http.Server fields, for the slow-client tests
 	shared                      *testServer
 	clock                       *testkit.Clock // with shared: this instance's own clock
@@ -109,7 +109,9 @@ func forSessionModes(t *testing.T, f func(t *testing.T, opts []option)) {
 }
 func withFollow(every time.Duration) option { return func(c *testConfig) { c.follow = every } }
 func withMaxInFlight(n int) option          { return func(c *testConfig) { c.maxInFlight = n } }
-func withHashSlots(n int) option            { return func(c *testConfig) { c.hashSlots = n } }
+func withHashSlots(slots, queue int) option {
+	return func(c *testConfig) { c.hashSlots, c.hashQueue = slots, queue }
+}
 func withReadHeaderTimeout(d time.Duration) option {
 	return func(c *testConfig) { c.readHeaderTimeout = d }
 }
@@ -224,7 +226,7 @@ func newTestServer(t testing.TB, opts ...option) *testServer {
 	ts.Verifier = &countingVerifier{TokenVerifier: verifier}
 
 	hcfg := password.Config{Params: cfg.params, Observe: func(d time.Duration) { ts.Metrics.HashSeconds.Observe(d.Seconds()) },
-		ObserveWait: ts.Metrics.ObserveHashWait, MaxConcurrent: cfg.hashSlots}
+		ObserveWait: ts.Metrics.ObserveHashWait, MaxConcurrent: cfg.hashSlots, MaxQueue: cfg.hashQueue}
 	hasher, err := password.New(hcfg)
 	if err != nil {
 		t.Fatal(err)

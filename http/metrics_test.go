@@ -93,7 +93,7 @@ func TestMetrics_move(t *testing.T) {
 // slot is a 429 counted in latch_password_refused_total.
 func TestMetrics_passwordQueue(t *testing.T) {
 	// Slow enough (tens of ms a hash) that a burst overlaps.
-	ts := newTestServer(t, withHashSlots(1), withParams(password.Params{Memory: 32 << 10, Time: 2, Threads: 1, SaltLen: 16, KeyLen: 32}))
+	ts := newTestServer(t, withHashSlots(1, 1), withParams(password.Params{Memory: 32 << 10, Time: 2, Threads: 1, SaltLen: 16, KeyLen: 32}))
 	addr, pw := ts.newUser(t)
 	refusedBefore := ts.scrape(t, "latch_password_refused_total")
 
