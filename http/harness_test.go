@@ -61,6 +61,7 @@ type testConfig struct {
 	follow                      time.Duration
 	maxInFlight                 int
 	hashSlots                   int           // argon2id slots; 0: GOMAXPROCS
+	hashQueue                   int           // callers that may wait for an argon2id slot; 0: 64 × the slots
 	readHeaderTimeout, httpIdle time.Duration // overrides of the http.Server fields, for the slow-client tests
 	shared                      *testServer
 	clock                       *testkit.Clock // with shared: this instance's own clock
@@ -110,6 +111,7 @@ func forSessionModes(t *testing.T, f func(t *testing.T, opts []option)) {
 func withFollow(every time.Duration) option { return func(c *testConfig) { c.follow = every } }
 func withMaxInFlight(n int) option          { return func(c *testConfig) { c.maxInFlight = n } }
 func withHashSlots(n int) option            { return func(c *testConfig) { c.hashSlots = n } }
+func withHashQueue(n int) option            { return func(c *testConfig) { c.hashQueue = n } }
 func withReadHeaderTimeout(d time.Duration) option {
 	return func(c *testConfig) { c.readHeaderTimeout = d }
 }
@@ -224,7 +226,7 @@ func newTestServer(t testing.TB, opts ...option) *testServer {
 	ts.Verifier = &countingVerifier{TokenVerifier: verifier}
 
 	hcfg := password.Config{Params: cfg.params, Observe: func(d time.Duration) { ts.Metrics.HashSeconds.Observe(d.Seconds()) },
-		ObserveWait: ts.Metrics.ObserveHashWait, MaxConcurrent: cfg.hashSlots}
+		ObserveWait: ts.Metrics.ObserveHashWait, MaxConcurrent: cfg.hashSlots, MaxQueue: cfg.hashQueue}
 	hasher, err := password.New(hcfg)
 	if err != nil {
 		t.Fatal(err)
