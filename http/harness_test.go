@@ -60,7 +60,8 @@ type testConfig struct {
 	noCache                     bool            // the multi-instance mode: the store is the only truth
 	follow                      time.Duration
 	maxInFlight                 int
-	hashSlots, hashQueue        int           // argon2id slots and queue; 0: the defaults
+	hashSlots                   int           // argon2id slots; 0: GOMAXPROCS
+	hashQueue                   int           // callers that may wait for an argon2id slot; 0: 64 × the slots
 	readHeaderTimeout, httpIdle time.Duration // overrides of the http.Server fields, for the slow-client tests
 	shared                      *testServer
 	clock                       *testkit.Clock // with shared: this instance's own clock
@@ -109,9 +110,8 @@ func forSessionModes(t *testing.T, f func(t *testing.T, opts []option)) {
 }
 func withFollow(every time.Duration) option { return func(c *testConfig) { c.follow = every } }
 func withMaxInFlight(n int) option          { return func(c *testConfig) { c.maxInFlight = n } }
-func withHashSlots(slots, queue int) option {
-	return func(c *testConfig) { c.hashSlots, c.hashQueue = slots, queue }
-}
+func withHashSlots(n int) option            { return func(c *testConfig) { c.hashSlots = n } }
+func withHashQueue(n int) option            { return func(c *testConfig) { c.hashQueue = n } }
 func withReadHeaderTimeout(d time.Duration) option {
 	return func(c *testConfig) { c.readHeaderTimeout = d }
 }

@@ -241,6 +241,38 @@ func TestOpenAPI_responses(t *testing.T) {
 	pagePWAddr, pagePWPW := ts.newUser(t)
 	pagePW := ts.MustLogin(t, pagePWAddr, pagePWPW)
 
+	// The account lifecycle (API.md §8). Each link is first tried during an
+	// outage (503, not spent), then spent.
+	resetLink := func() string {
+		a, _ := ts.newUser(t)
+		ts.do(t, "POST", "/v1/password/forgot", map[string]string{"email": a}).want(t, 202, "")
+		return ts.linkToken(t, a, 1, ts.Issuer, "/reset")
+	}
+	verifyLink := func() string {
+		a, p := ts.newUser(t)
+		ts.do(t, "POST", "/v1/email/verification", nil, as(ts.MustLogin(t, a, p))).want(t, 202, "")
+		return ts.linkToken(t, a, 1, ts.Issuer, "/verify-email")
+	}
+	apiReset, pageReset, apiVerify, pageVerify := resetLink(), resetLink(), verifyLink(), verifyLink()
+	chAddr, chPW := ts.newUser(t)
+	ch := ts.MustLogin(t, chAddr, chPW)
+	chTok := ts.MustTokenLogin(t, chAddr, chPW)
+	change := func(to, pw string) map[string]string {
+		return map[string]string{"new_email": to, "current_password": pw}
+	}
+	mailLimited := newTestServer(t, withMailRate(1.0/3600)) // one mail an hour per account
+	mlAddr, mlPW := mailLimited.newUser(t)
+	ml := mailLimited.MustLogin(t, mlAddr, mlPW)
+	unverified := newTestServer(t, withRequireVerifiedEmail())
+	uvAddr, uvPW := unverified.newUser(t)
+	// The limited server's per-IP bucket of the recovery routes, apart from
+	// the login one: spent once, it refuses every recovery route after.
+	spendRecovery := func(t *testing.T) {
+		for range 3 {
+			limited.do(t, "POST", "/v1/password/forgot", map[string]string{"email": "x@example.com"})
+		}
+	}
+
 	probes := []probe{
 		{op: "GET /healthz"}, {op: "GET /readyz"}, {op: "GET /readyz", before: outage, after: restore},
 		{op: "GET /metrics"}, {op: "GET /openapi.yaml"},
@@ -273,6 +305,34 @@ func TestOpenAPI_responses(t *testing.T) {
 		{op: "POST /v1/password", body: map[string]string{"current_password": pwPW, "new_password": "another long passphrase"}, opts: []reqOpt{bearer(pwTok.Access)}},
 		{op: "POST /v1/password", body: map[string]string{"current_password": "not it", "new_password": "another long passphrase"}, opts: []reqOpt{bearer(tok.Access)}},
 		{op: "POST /v1/password", body: map[string]string{"current_password": "not it", "new_password": "another long passphrase"}},
+
+		{op: "POST /v1/password/forgot", body: map[string]string{"email": addr}},
+		{op: "POST /v1/password/forgot", body: map[string]string{"email": "not an address"}},
+		{op: "POST /v1/password/forgot", body: map[string]string{"email": addr}, server: limited, before: spendRecovery},
+		{op: "POST /v1/password/reset", body: map[string]string{"token": apiReset, "new_password": "reset passphrase one"}, before: outage, after: restore},
+		{op: "POST /v1/password/reset", body: map[string]string{"token": apiReset, "new_password": "password"}},
+		{op: "POST /v1/password/reset", body: map[string]string{"token": apiReset, "new_password": "reset passphrase one"}},
+		{op: "POST /v1/password/reset", body: map[string]string{"token": apiReset, "new_password": "reset passphrase two"}},
+		{op: "POST /v1/password/reset", body: map[string]string{"token": "x", "new_password": "reset passphrase two"}, server: limited},
+		{op: "POST /v1/email/verification", opts: []reqOpt{as(s)}},
+		{op: "POST /v1/email/verification"},
+		{op: "POST /v1/email/verification", opts: []reqOpt{bearer(tok.Access)}, before: outage, after: restore},
+		{op: "POST /v1/email/verification", opts: []reqOpt{as(ml)}, server: mailLimited, before: func(t *testing.T) {
+			mailLimited.do(t, "POST", "/v1/email/verification", nil, as(ml))
+		}},
+		{op: "POST /v1/email/verify", body: map[string]string{"token": apiVerify}, before: outage, after: restore},
+		{op: "POST /v1/email/verify", body: map[string]string{"token": apiVerify}},
+		{op: "POST /v1/email/verify", body: map[string]string{"token": apiVerify}},
+		{op: "POST /v1/email/verify", body: map[string]string{"token": "x"}, server: limited},
+		{op: "POST /v1/email/change", body: change("changed@example.com", chPW), opts: []reqOpt{as(ch)}},
+		{op: "POST /v1/email/change", body: change("not an address", chPW), opts: []reqOpt{as(ch)}},
+		{op: "POST /v1/email/change", body: change("changed@example.com", chPW)},
+		{op: "POST /v1/email/change", body: change("changed@example.com", "not it"), opts: []reqOpt{as(ch)}},
+		{op: "POST /v1/email/change", body: change("changed@example.com", chPW), opts: []reqOpt{bearer(chTok.Access)}, before: outage, after: restore},
+		{op: "POST /v1/email/change", body: change("other@example.com", mlPW), opts: []reqOpt{as(ml)}, server: mailLimited, before: func(t *testing.T) {
+			mailLimited.do(t, "POST", "/v1/email/change", change("first@example.com", mlPW), as(ml))
+		}},
+		{op: "POST /v1/login", body: loginBody(uvAddr, uvPW), server: unverified},
 		{op: "POST /v1/token/refresh", body: map[string]string{"refresh_token": ts.MustTokenLogin(t, addr, pw).Refresh}},
 		{op: "POST /v1/token/refresh", body: map[string]string{"refresh_token": "unknown"}},
 		{op: "POST /v1/token/refresh", body: map[string]string{"refresh_token": spent.Refresh}},
@@ -306,6 +366,21 @@ func TestOpenAPI_responses(t *testing.T) {
 		{op: "POST /login", body: pageForm("email", lockedAddr, "password", "wrong"), opts: []reqOpt{form}},
 		{op: "POST /login", body: pageForm("email", addr, "password", pw), opts: []reqOpt{form}, server: limited},
 		{op: "POST /login", body: pageForm("email", addr, "password", pw), opts: []reqOpt{form}, before: outage, after: restore},
+
+		{op: "GET /forgot"}, {op: "GET /reset", path: "/reset?token=" + pageReset}, {op: "GET /reset"},
+		{op: "GET /verify-email", path: "/verify-email?token=" + pageVerify}, {op: "GET /verify-email"},
+		{op: "POST /forgot", body: pageForm("email", addr), opts: []reqOpt{form}},
+		{op: "POST /forgot", body: pageForm("email", "not an address"), opts: []reqOpt{form}},
+		{op: "POST /forgot", body: pageForm("email", addr), opts: []reqOpt{form}, server: limited},
+		{op: "POST /reset", body: pageForm("token", pageReset, "new_password", "reset passphrase three"), opts: []reqOpt{form}, before: outage, after: restore},
+		{op: "POST /reset", body: pageForm("token", pageReset, "new_password", "password"), opts: []reqOpt{form}},
+		{op: "POST /reset", body: pageForm("token", pageReset, "new_password", "reset passphrase three"), opts: []reqOpt{form}},
+		{op: "POST /reset", body: pageForm("token", pageReset, "new_password", "reset passphrase four"), opts: []reqOpt{form}},
+		{op: "POST /reset", body: pageForm("token", "x", "new_password", "reset passphrase four"), opts: []reqOpt{form}, server: limited},
+		{op: "POST /verify-email", body: pageForm("token", pageVerify), opts: []reqOpt{form}, before: outage, after: restore},
+		{op: "POST /verify-email", body: pageForm("token", pageVerify), opts: []reqOpt{form}},
+		{op: "POST /verify-email", body: pageForm("token", pageVerify), opts: []reqOpt{form}},
+		{op: "POST /verify-email", body: pageForm("token", "x"), opts: []reqOpt{form}, server: limited},
 	}
 	for _, op := range []string{"/account/logout", "/account/logout-all"} {
 		probes = append(probes,
