@@ -41,7 +41,7 @@ type session struct {
 // tokens is a token login's (or refresh's) credential.
 type tokens struct {
 	access, refresh, alg string
-	expiresIn          int // seconds
+	expiresIn            int // seconds
 }
 
 type response struct {

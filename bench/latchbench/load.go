@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
-		"time"
+	"time"
 
 	vegeta "github.com/tsenart/vegeta/v12/lib"
 )

@@ -27,7 +27,9 @@ func (p *progress) Phase(name string, expected time.Duration) func() {
 	start := time.Now()
 	if !p.terminal {
 		fmt.Fprintf(p.w, "latch bench: %s ...\n", name)
-		return func() { fmt.Fprintf(p.w, "latch bench: %s: done in %v\n", name, time.Since(start).Round(time.Millisecond)) }
+		return func() {
+			fmt.Fprintf(p.w, "latch bench: %s: done in %v\n", name, time.Since(start).Round(time.Millisecond))
+		}
 	}
 	if expected <= 0 {
 		bar := progressbar.NewOptions(-1, progressbar.OptionSetWriter(p.w), progressbar.OptionSetDescription(name),
