@@ -185,3 +185,16 @@ func sortedKeys[V any](m map[string]V) []string {
 	slices.Sort(ks)
 	return ks
 }
+
+// ClosedLoop sends method url with hdr from workers concurrent workers,
+// each sending its next request when its last is answered, for d: the
+// throughput and latency that the scale benchmarks in bench/ compare.
+func ClosedLoop(ctx context.Context, method, url string, hdr http.Header, workers int, d time.Duration) Load {
+	return attack(ctx, "closed", fixed(method, url, hdr, nil), workers, 0, d, false, nil)
+}
+
+// OpenLoop sends method url with hdr at rate requests/s for d, whatever the
+// answers' latency (no coordinated omission).
+func OpenLoop(ctx context.Context, method, url string, hdr http.Header, rate float64, d time.Duration) Load {
+	return attack(ctx, "open", fixed(method, url, hdr, nil), 32, rate, d, false, nil)
+}

@@ -1,0 +1,434 @@
+// Command scalerows measures the scale rows of BENCHMARKS.md that need a
+// prepared database or a process started again and again:
+//
+//	go run ./bench/scalerows coldstart [-n 30]
+//	    process start → first whoami answered, on the embedded default with
+//	    an existing database (a session made by a previous run); prints the
+//	    distribution, the share until the "listening" line, and the
+//	    package init time (GODEBUG=inittrace=1) of one start.
+//	go run ./bench/scalerows sessions [-n 1000000] [-small 1000] [-rounds 2] [-d 5s]
+//	    whoami by session cookie with n live sessions in the SQLite database
+//	    against small, in alternating rounds (a fresh latch each), and
+//	    latch's RSS after the load. The sessions are inserted through the
+//	    sqlite store (CreateSession), not by logins.
+//
+// Both build ./cmd/latch unless -latch is given, and work in a temporary
+// directory they remove.
+package main
+
+import (
+	"bufio"
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"math"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/latch-dev/latch"
+	"github.com/latch-dev/latch/bench/latchbench"
+	"github.com/latch-dev/latch/internal/proctest"
+	"github.com/latch-dev/latch/sqlite"
+)
+
+func main() {
+	if len(os.Args) < 2 {
+		fmt.Fprintln(os.Stderr, "usage: scalerows coldstart|sessions [flags]")
+		os.Exit(2)
+	}
+	fs := flag.NewFlagSet(os.Args[1], flag.ExitOnError)
+	latchBin := fs.String("latch", "", "latch binary (default: build ./cmd/latch)")
+	n := fs.Int("n", 0, "coldstart: starts (default 30); sessions: live sessions in the large database (default 1,000,000)")
+	small := fs.Int("small", 1000, "sessions: live sessions in the small database")
+	rounds := fs.Int("rounds", 2, "sessions: alternating rounds")
+	d := fs.Duration("d", 5*time.Second, "sessions: length of each whoami load")
+	workers := fs.Int("workers", 32, "sessions: closed-loop concurrency")
+	_ = fs.Parse(os.Args[2:])
+	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer cancel()
+
+	tmp, err := os.MkdirTemp("", "latch-scalerows-")
+	if err != nil {
+		fail(err)
+	}
+	defer os.RemoveAll(tmp)
+	if *latchBin == "" {
+		bins, err := proctest.Build(moduleRoot(), tmp, "./cmd/latch")
+		if err != nil {
+			fail(err)
+		}
+		*latchBin = bins["./cmd/latch"]
+	}
+	switch os.Args[1] {
+	case "coldstart":
+		if *n == 0 {
+			*n = 30
+		}
+		err = coldStart(ctx, *latchBin, tmp, *n)
+	case "sessions":
+		if *n == 0 {
+			*n = 1_000_000
+		}
+		err = manySessions(ctx, *latchBin, tmp, *small, *n, *rounds, *workers, *d)
+	default:
+		err = fmt.Errorf("unknown row %q", os.Args[1])
+	}
+	if err != nil {
+		os.RemoveAll(tmp)
+		fail(err)
+	}
+}
+
+func fail(err error) {
+	fmt.Fprintln(os.Stderr, "scalerows:", err)
+	os.Exit(1)
+}
+
+func moduleRoot() string {
+	out, err := exec.Command("go", "env", "GOMOD").Output()
+	if err != nil || strings.TrimSpace(string(out)) == os.DevNull {
+		fail(errors.New("run from inside the latch module, or give -latch"))
+	}
+	return filepath.Dir(strings.TrimSpace(string(out)))
+}
+
+var hc = &http.Client{Timeout: 10 * time.Second}
+
+// sessionLogin signs a user up on base and returns a session's Cookie header.
+func sessionLogin(ctx context.Context, base string) (string, error) {
+	email := "scalerows-" + strings.ToLower(rand.Text()[:8]) + "@example.com"
+	pw := "scalerows " + rand.Text()
+	post := func(path string, body map[string]string) (*http.Response, error) {
+		b, _ := json.Marshal(body)
+		req, err := http.NewRequestWithContext(ctx, "POST", base+path, strings.NewReader(string(b)))
+		if err != nil {
+			return nil, err
+		}
+		req.Header.Set("Content-Type", "application/json")
+		return hc.Do(req)
+	}
+	res, err := post("/v1/signup", map[string]string{"email": email, "password": pw})
+	if err != nil {
+		return "", err
+	}
+	res.Body.Close()
+	if res.StatusCode != 201 {
+		return "", fmt.Errorf("signup: %d", res.StatusCode)
+	}
+	res, err = post("/v1/login", map[string]string{"email": email, "password": pw})
+	if err != nil {
+		return "", err
+	}
+	res.Body.Close()
+	if res.StatusCode != 200 {
+		return "", fmt.Errorf("login: %d", res.StatusCode)
+	}
+	var pairs []string
+	for _, c := range res.Cookies() {
+		pairs = append(pairs, c.Name+"="+c.Value)
+	}
+	return strings.Join(pairs, "; "), nil
+}
+
+func serveArgs(db, addr string) []string {
+	return []string{"serve", "--addr", addr, "--db", "sqlite:" + db, "--login-ip-rate", "0", "--log-level", "warn", "--audit-log", "off"}
+}
+
+// stop ends a latch: SIGTERM, and a kill after 15 s.
+func stop(p *proctest.Proc) {
+	_ = p.Signal(syscall.SIGTERM)
+	select {
+	case <-p.Done():
+	case <-time.After(15 * time.Second):
+		p.Kill()
+	}
+}
+
+// coldStart: one run makes the database and a session; then n times, a
+// fresh process on it until its first whoami with that session is answered.
+func coldStart(ctx context.Context, bin, tmp string, n int) error {
+	db := filepath.Join(tmp, "cold.db")
+	p, err := proctest.Launch(ctx, "latch", bin, serveArgs(db, "127.0.0.1:0")...)
+	if err != nil {
+		return err
+	}
+	cookie, err := sessionLogin(ctx, "http://"+p.Addr)
+	stop(p)
+	if err != nil {
+		return err
+	}
+	var total, listen []time.Duration
+	var initMs float64
+	for i := range n {
+		port, err := freePort()
+		if err != nil {
+			return err
+		}
+		addr := fmt.Sprintf("127.0.0.1:%d", port)
+		cmd := exec.CommandContext(ctx, bin, serveArgs(db, addr)...)
+		if i == 0 {
+			cmd.Env = append(os.Environ(), "GODEBUG=inittrace=1")
+		}
+		stderr, err := cmd.StderrPipe()
+		if err != nil {
+			return err
+		}
+		listened := make(chan time.Time, 1)
+		inits := make(chan float64, 1)
+		t0 := time.Now()
+		if err := cmd.Start(); err != nil {
+			return err
+		}
+		go scanStart(stderr, listened, inits)
+		tr := &http.Transport{DisableKeepAlives: true}
+		c := &http.Client{Transport: tr, Timeout: time.Second}
+		var took time.Duration
+		for {
+			req, _ := http.NewRequestWithContext(ctx, "GET", "http://"+addr+"/v1/whoami", nil)
+			req.Header.Set("Cookie", cookie)
+			res, err := c.Do(req)
+			if err == nil {
+				_, _ = io.Copy(io.Discard, res.Body)
+				res.Body.Close()
+				if res.StatusCode == 200 {
+					took = time.Since(t0)
+					break
+				}
+				_ = cmd.Process.Kill()
+				_ = cmd.Wait()
+				return fmt.Errorf("start %d: whoami answered %d", i+1, res.StatusCode)
+			}
+			if time.Since(t0) > 10*time.Second {
+				_ = cmd.Process.Kill()
+				_ = cmd.Wait()
+				return fmt.Errorf("start %d: no answer after 10 s: %v", i+1, err)
+			}
+			time.Sleep(200 * time.Microsecond)
+		}
+		total = append(total, took)
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		_ = cmd.Wait()
+		select {
+		case t := <-listened:
+			listen = append(listen, t.Sub(t0))
+		default:
+		}
+		if i == 0 {
+			select {
+			case initMs = <-inits:
+			case <-time.After(time.Second):
+			}
+		}
+	}
+	fmt.Printf("cold start, embedded default, existing database (%d starts; the session made by an earlier process):\n\n", n)
+	fmt.Println("| measure | min ms | median ms | p90 ms | max ms |")
+	fmt.Println("|---|--:|--:|--:|--:|")
+	row("**process start → first whoami answered (200)**", total)
+	row("process start → \"listening\" line read", listen)
+	fmt.Printf("\npackage init (GODEBUG=inittrace=1, first start): %.1f ms of clock in total\n", initMs)
+	return nil
+}
+
+var initLine = regexp.MustCompile(`^init \S+ @[0-9.]+ ms, ([0-9.]+) ms clock`)
+
+// scanStart reads a starting latch's stderr: the time of its listening
+// line, and the sum of its inittrace lines.
+func scanStart(r io.Reader, listened chan<- time.Time, inits chan<- float64) {
+	sc := bufio.NewScanner(r)
+	sum := 0.0
+	sent := false
+	for sc.Scan() {
+		line := sc.Text()
+		if m := initLine.FindStringSubmatch(line); m != nil {
+			v, _ := strconv.ParseFloat(m[1], 64)
+			sum += v
+		}
+		if !sent && strings.Contains(line, "listening addr=") {
+			listened <- time.Now()
+			inits <- sum
+			sent = true
+		}
+	}
+}
+
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+func row(what string, ds []time.Duration) {
+	if len(ds) == 0 {
+		fmt.Printf("| %s | | | | |\n", what)
+		return
+	}
+	s := slices.Clone(ds)
+	slices.Sort(s)
+	pct := func(p float64) time.Duration { return s[max(int(math.Ceil(p*float64(len(s))))-1, 0)] }
+	f := func(d time.Duration) string { return fmt.Sprintf("%.1f", float64(d)/1e6) }
+	fmt.Printf("| %s | %s | %s | %s | %s |\n", what, f(s[0]), f(pct(0.5)), f(pct(0.9)), f(s[len(s)-1]))
+}
+
+// fill inserts n live cookie sessions of 1,000 users (IDs only: the store
+// has no foreign key) through the sqlite store.
+func fill(ctx context.Context, path string, n int) (time.Duration, error) {
+	db, err := sqlite.Open(ctx, path)
+	if err != nil {
+		return 0, err
+	}
+	defer db.Close()
+	now := time.Now().UTC()
+	start := time.Now()
+	for i := range n {
+		h := sha256.Sum256([]byte(rand.Text()))
+		c := sha256.Sum256([]byte(rand.Text()))
+		s := &latch.Session{ID: fmt.Sprintf("scale%08d", i), UserID: fmt.Sprintf("scaleuser%04d", i%1000), Kind: latch.KindSession,
+			TokenHash: h[:], CSRFHash: c[:], CreatedAt: now, LastSeenAt: now,
+			IdleExpiresAt: now.Add(30 * time.Minute), ExpiresAt: now.Add(12 * time.Hour), UserAgent: "scalerows", IP: "192.0.2.1"}
+		if err := db.CreateSession(ctx, s); err != nil {
+			return 0, err
+		}
+		if (i+1)%100_000 == 0 {
+			fmt.Fprintf(os.Stderr, "scalerows: %d sessions inserted (%.0f/s)\n", i+1, float64(i+1)/time.Since(start).Seconds())
+		}
+	}
+	return time.Since(start), nil
+}
+
+type sample struct {
+	load     latchbench.Load
+	rss, hwm int64 // KiB
+	heap     float64
+}
+
+func manySessions(ctx context.Context, bin, tmp string, small, large, rounds, workers int, d time.Duration) error {
+	dbs := []struct {
+		n    int
+		path string
+	}{{small, filepath.Join(tmp, "small.db")}, {large, filepath.Join(tmp, "large.db")}}
+	for _, x := range dbs {
+		took, err := fill(ctx, x.path, x.n)
+		if err != nil {
+			return err
+		}
+		fi, _ := os.Stat(x.path)
+		fmt.Fprintf(os.Stderr, "scalerows: %d sessions in %v (%.0f/s), database %.1f MiB\n", x.n, took.Round(time.Millisecond),
+			float64(x.n)/took.Seconds(), float64(fi.Size())/(1<<20))
+	}
+	res := map[int][]sample{}
+	for r := range rounds {
+		order := dbs
+		if r%2 == 1 {
+			order = []struct {
+				n    int
+				path string
+			}{dbs[1], dbs[0]}
+		}
+		for _, x := range order {
+			p, err := proctest.Launch(ctx, "latch", bin, serveArgs(x.path, "127.0.0.1:0")...)
+			if err != nil {
+				return err
+			}
+			base := "http://" + p.Addr
+			cookie, err := sessionLogin(ctx, base)
+			if err != nil {
+				stop(p)
+				return err
+			}
+			hdr := http.Header{"Cookie": {cookie}}
+			_ = latchbench.ClosedLoop(ctx, "GET", base+"/v1/whoami", hdr, workers, time.Second) // warm up
+			l := latchbench.ClosedLoop(ctx, "GET", base+"/v1/whoami", hdr, workers, d)
+			s := sample{load: l}
+			s.rss, s.hwm = procMem(p)
+			s.heap = metric(ctx, base, "go_memstats_heap_inuse_bytes")
+			stop(p)
+			fmt.Fprintf(os.Stderr, "scalerows: round %d, %d sessions: %.0f/s p50 %.2f ms p99 %.2f ms, RSS %d KiB (peak %d)\n",
+				r+1, x.n, l.PerSec, l.P50, l.P99, s.rss, s.hwm)
+			res[x.n] = append(res[x.n], s)
+		}
+	}
+	fmt.Printf("whoami by session cookie, embedded default, %d vs %d live sessions (%d alternating rounds, %v closed-loop at %d workers each, a fresh latch each):\n\n",
+		large, small, rounds, d, workers)
+	fmt.Println("| live sessions | req/s per round | p50 ms | p99 ms | RSS after the load, MiB | peak RSS, MiB | Go heap in use, MiB |")
+	fmt.Println("|--:|--:|--:|--:|--:|--:|--:|")
+	med := map[int]float64{}
+	for _, x := range dbs {
+		var rps, p50, p99, rss, hwm, heap []string
+		var v []float64
+		for _, s := range res[x.n] {
+			rps = append(rps, fmt.Sprintf("%.0f", s.load.PerSec))
+			p50 = append(p50, fmt.Sprintf("%.2f", s.load.P50))
+			p99 = append(p99, fmt.Sprintf("%.2f", s.load.P99))
+			rss = append(rss, fmt.Sprintf("%.1f", float64(s.rss)/1024))
+			hwm = append(hwm, fmt.Sprintf("%.1f", float64(s.hwm)/1024))
+			heap = append(heap, fmt.Sprintf("%.1f", s.heap/(1<<20)))
+			v = append(v, s.load.PerSec)
+		}
+		slices.Sort(v)
+		med[x.n] = v[len(v)/2]
+		j := func(s []string) string { return strings.Join(s, " / ") }
+		fmt.Printf("| %d | %s | %s | %s | %s | %s | %s |\n", x.n, j(rps), j(p50), j(p99), j(rss), j(hwm), j(heap))
+	}
+	fmt.Printf("\ncost ratio (req/s with %d over req/s with %d, the per-round medians): **%.3f×**\n", small, large, med[small]/med[large])
+	return nil
+}
+
+// procMem reads VmRSS and VmHWM (KiB) of a running latch.
+func procMem(p *proctest.Proc) (int64, int64) {
+	pid := p.Pid()
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, 0
+	}
+	var rss, hwm int64
+	for _, line := range strings.Split(string(b), "\n") {
+		f := strings.Fields(line)
+		if len(f) < 2 {
+			continue
+		}
+		v, _ := strconv.ParseInt(f[1], 10, 64)
+		switch f[0] {
+		case "VmRSS:":
+			rss = v
+		case "VmHWM:":
+			hwm = v
+		}
+	}
+	return rss, hwm
+}
+
+// metric reads one unlabelled sample of base's /metrics (0 when absent).
+func metric(ctx context.Context, base, name string) float64 {
+	req, _ := http.NewRequestWithContext(ctx, "GET", base+"/metrics", nil)
+	res, err := hc.Do(req)
+	if err != nil {
+		return 0
+	}
+	defer res.Body.Close()
+	sc := bufio.NewScanner(res.Body)
+	for sc.Scan() {
+		if f := strings.Fields(sc.Text()); len(f) == 2 && f[0] == name {
+			v, _ := strconv.ParseFloat(f[1], 64)
+			return v
+		}
+	}
+	return 0
+}
