@@ -20,7 +20,7 @@ var openFractions = []float64{0.5, 0.9}
 // all are busy, so a slow answer does not delay the next request: no
 // coordinated omission). each, when set, sees every result.
 func attack(ctx context.Context, name string, tr vegeta.Targeter, workers int, rate float64, d time.Duration,
-	keepBody bool, each func(*vegeta.Result)) Load {
+	keepBody bool, each func(*vegeta.Result), extra ...func(*vegeta.Attacker)) Load {
 	opts := []func(*vegeta.Attacker){vegeta.KeepAlive(true), vegeta.Timeout(10 * time.Second),
 		vegeta.Connections(max(workers, 64)), vegeta.Redirects(vegeta.NoFollow)}
 	if !keepBody {
@@ -35,7 +35,7 @@ func attack(ctx context.Context, name string, tr vegeta.Targeter, workers int, r
 	} else {
 		opts = append(opts, vegeta.Workers(uint64(workers)), vegeta.MaxWorkers(uint64(workers)))
 	}
-	atk := vegeta.NewAttacker(opts...)
+	atk := vegeta.NewAttacker(append(opts, extra...)...)
 	stop := context.AfterFunc(ctx, func() { atk.Stop() })
 	defer stop()
 	var m vegeta.Metrics
@@ -197,4 +197,14 @@ func ClosedLoop(ctx context.Context, method, url string, hdr http.Header, worker
 // answers' latency (no coordinated omission).
 func OpenLoop(ctx context.Context, method, url string, hdr http.Header, rate float64, d time.Duration) Load {
 	return attack(ctx, "open", fixed(method, url, hdr, nil), 32, rate, d, false, nil)
+}
+
+// ClosedLoopBodies is ClosedLoop with the bodies sent in turn.
+func ClosedLoopBodies(ctx context.Context, method, url string, hdr http.Header, bodies [][]byte, workers int, d time.Duration) Load {
+	ts := make([]vegeta.Target, len(bodies))
+	for i, b := range bodies {
+		ts[i] = vegeta.Target{Method: method, URL: url, Header: hdr, Body: b}
+	}
+	// A long queue is the point: no request times out before 5 minutes.
+	return attack(ctx, "closed", vegeta.NewStaticTargeter(ts...), workers, 0, d, false, nil, vegeta.Timeout(5*time.Minute))
 }

@@ -11,8 +11,13 @@
 //	    against small, in alternating rounds (a fresh latch each), and
 //	    latch's RSS after the load. The sessions are inserted through the
 //	    sqlite store (CreateSession), not by logins.
+//	go run ./bench/scalerows logins [-clients 1000] [-d 10s]
+//	    session logins/s with -clients logins queued (closed-loop at that
+//	    concurrency, each on its own connection, spread over 10 accounts)
+//	    against the bare argon2id rate at the same parameters, measured in
+//	    this process on GOMAXPROCS goroutines, before and after.
 //
-// Both build ./cmd/latch unless -latch is given, and work in a temporary
+// All build ./cmd/latch unless -latch is given, and work in a temporary
 // directory they remove.
 package main
 
@@ -34,15 +39,21 @@ import (
 	"os/signal"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
+
+	"golang.org/x/crypto/argon2"
 
 	"github.com/latch-dev/latch"
 	"github.com/latch-dev/latch/bench/latchbench"
 	"github.com/latch-dev/latch/internal/proctest"
+	"github.com/latch-dev/latch/password"
 	"github.com/latch-dev/latch/sqlite"
 )
 
@@ -58,6 +69,7 @@ func main() {
 	rounds := fs.Int("rounds", 2, "sessions: alternating rounds")
 	d := fs.Duration("d", 5*time.Second, "sessions: length of each whoami load")
 	workers := fs.Int("workers", 32, "sessions: closed-loop concurrency")
+	clients := fs.Int("clients", 1000, "logins: logins queued at once")
 	_ = fs.Parse(os.Args[2:])
 	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer cancel()
@@ -85,6 +97,8 @@ func main() {
 			*n = 1_000_000
 		}
 		err = manySessions(ctx, *latchBin, tmp, *small, *n, *rounds, *workers, *d)
+	case "logins":
+		err = logins(ctx, *latchBin, tmp, *clients, *d)
 	default:
 		err = fmt.Errorf("unknown row %q", os.Args[1])
 	}
@@ -431,4 +445,65 @@ func metric(ctx context.Context, base, name string) float64 {
 		}
 	}
 	return 0
+}
+
+// bareArgon2 runs argon2id at latch's default parameters on GOMAXPROCS
+// goroutines for d and returns hashes per second.
+func bareArgon2(d time.Duration) float64 {
+	p := password.DefaultParams()
+	var n atomic.Int64
+	start := time.Now()
+	var wg sync.WaitGroup
+	for range runtime.GOMAXPROCS(0) {
+		wg.Go(func() {
+			salt := make([]byte, p.SaltLen)
+			for time.Since(start) < d {
+				_ = argon2.IDKey([]byte("bench password"), salt, p.Time, p.Memory, p.Threads, p.KeyLen)
+				n.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	return float64(n.Load()) / time.Since(start).Seconds()
+}
+
+func logins(ctx context.Context, bin, tmp string, clients int, d time.Duration) error {
+	p, err := proctest.Launch(ctx, "latch", bin, serveArgs(filepath.Join(tmp, "logins.db"), "127.0.0.1:0")...)
+	if err != nil {
+		return err
+	}
+	defer stop(p)
+	base := "http://" + p.Addr
+	var bodies [][]byte
+	for i := range 10 {
+		email := fmt.Sprintf("logins-%d-%s@example.com", i, strings.ToLower(rand.Text()[:6]))
+		pw := "scalerows " + rand.Text()
+		b, _ := json.Marshal(map[string]string{"email": email, "password": pw})
+		req, _ := http.NewRequestWithContext(ctx, "POST", base+"/v1/signup", strings.NewReader(string(b)))
+		req.Header.Set("Content-Type", "application/json")
+		res, err := hc.Do(req)
+		if err != nil {
+			return err
+		}
+		res.Body.Close()
+		if res.StatusCode != 201 {
+			return fmt.Errorf("signup: %d", res.StatusCode)
+		}
+		bodies = append(bodies, b)
+	}
+	before := bareArgon2(d)
+	l := latchbench.ClosedLoopBodies(ctx, "POST", base+"/v1/login", http.Header{"Content-Type": {"application/json"}}, bodies, clients, d)
+	after := bareArgon2(d)
+	bare := (before + after) / 2
+	fmt.Printf("session logins with %d clients queued (closed-loop, %v) vs bare argon2id (m=19 MiB, t=2, p=1) on GOMAXPROCS=%d goroutines, %v before and after:\n\n",
+		clients, d, runtime.GOMAXPROCS(0), d)
+	fmt.Println("| | per second | p50 ms | p99 ms | ok |")
+	fmt.Println("|---|--:|--:|--:|--:|")
+	fmt.Printf("| bare argon2id, before / after | %.1f / %.1f | | | |\n", before, after)
+	fmt.Printf("| **latch logins** | %.1f | %.0f | %.0f | %.1f %% |\n", l.PerSec, l.P50, l.P99, l.Success*100)
+	if len(l.Errors) > 0 {
+		fmt.Printf("\nerrors: %s\n", strings.Join(l.Errors, "; "))
+	}
+	fmt.Printf("\nratio logins/s over the bare rate (mean of before and after): **%.2f×**\n", l.PerSec/bare)
+	return nil
 }
