@@ -16,6 +16,12 @@
 //	    concurrency, each on its own connection, spread over 10 accounts)
 //	    against the bare argon2id rate at the same parameters, measured in
 //	    this process on GOMAXPROCS goroutines, before and after.
+//	go run ./bench/scalerows stream [-subscribers 10000]
+//	    subscribers follow one latch's revocation stream (GET
+//	    /v1/revocations, raw server-sent events, the way the verify package
+//	    reads it); one bearer logout; the time from sending the logout to
+//	    each subscriber reading the revocation, and latch's RSS per
+//	    subscriber. RLIMIT_NOFILE is raised to its hard limit first.
 //
 // All build ./cmd/latch unless -latch is given, and work in a temporary
 // directory they remove.
@@ -26,6 +32,7 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -70,6 +77,8 @@ func main() {
 	d := fs.Duration("d", 5*time.Second, "sessions: length of each whoami load")
 	workers := fs.Int("workers", 32, "sessions: closed-loop concurrency")
 	clients := fs.Int("clients", 1000, "logins: logins queued at once")
+	subscribers := fs.Int("subscribers", 10_000, "stream: subscribed verifiers")
+	perfFile := fs.String("perf", "", "stream: record latch with `perf record -g` into FILE around the logout")
 	_ = fs.Parse(os.Args[2:])
 	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer cancel()
@@ -97,6 +106,8 @@ func main() {
 			*n = 1_000_000
 		}
 		err = manySessions(ctx, *latchBin, tmp, *small, *n, *rounds, *workers, *d)
+	case "stream":
+		err = stream(ctx, *latchBin, tmp, *subscribers, *perfFile)
 	case "logins":
 		err = logins(ctx, *latchBin, tmp, *clients, *d)
 	default:
@@ -397,7 +408,7 @@ func manySessions(ctx context.Context, bin, tmp string, small, large, rounds, wo
 			v = append(v, s.load.PerSec)
 		}
 		slices.Sort(v)
-		med[x.n] = v[len(v)/2]
+		med[x.n] = (v[(len(v)-1)/2] + v[len(v)/2]) / 2
 		j := func(s []string) string { return strings.Join(s, " / ") }
 		fmt.Printf("| %d | %s | %s | %s | %s | %s | %s |\n", x.n, j(rps), j(p50), j(p99), j(rss), j(hwm), j(heap))
 	}
@@ -506,4 +517,196 @@ func logins(ctx context.Context, bin, tmp string, clients int, d time.Duration) 
 	}
 	fmt.Printf("\nratio logins/s over the bare rate (mean of before and after): **%.2f×**\n", l.PerSec/bare)
 	return nil
+}
+
+func stream(ctx context.Context, bin, tmp string, n int, perfFile string) error {
+	var lim syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err == nil && lim.Cur < lim.Max {
+		lim.Cur = lim.Max
+		_ = syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim) // the child latch inherits it
+	}
+	if lim.Cur < uint64(n)+1000 {
+		return fmt.Errorf("RLIMIT_NOFILE %d is too low for %d subscribers", lim.Cur, n)
+	}
+	secret := rand.Text()
+	args := append(serveArgs(filepath.Join(tmp, "stream.db"), "127.0.0.1:0"), "--client", "bench:"+secret)
+	p, err := proctest.Launch(ctx, "latch", bin, args...)
+	if err != nil {
+		return err
+	}
+	defer stop(p)
+	base := "http://" + p.Addr
+	// A token login: its access token is what the logout revokes.
+	cookie, err := sessionLogin(ctx, base) // signs a user up; the session itself is not used
+	_ = cookie
+	if err != nil {
+		return err
+	}
+	email := "stream-" + strings.ToLower(rand.Text()[:8]) + "@example.com"
+	pw := "scalerows " + rand.Text()
+	post := func(path, bearer string, body any) (*http.Response, error) {
+		var rd io.Reader
+		if body != nil {
+			b, _ := json.Marshal(body)
+			rd = strings.NewReader(string(b))
+		}
+		req, _ := http.NewRequestWithContext(ctx, "POST", base+path, rd)
+		if body != nil {
+			req.Header.Set("Content-Type", "application/json")
+		}
+		if bearer != "" {
+			req.Header.Set("Authorization", "Bearer "+bearer)
+		}
+		return hc.Do(req)
+	}
+	if res, err := post("/v1/signup", "", map[string]string{"email": email, "password": pw}); err != nil {
+		return err
+	} else {
+		res.Body.Close()
+	}
+	res, err := post("/v1/login", "", map[string]string{"email": email, "password": pw, "mode": "token", "refresh_delivery": "body"})
+	if err != nil {
+		return err
+	}
+	var tok struct {
+		Access string `json:"access_token"`
+	}
+	err = json.NewDecoder(res.Body).Decode(&tok)
+	res.Body.Close()
+	if err != nil || tok.Access == "" {
+		return fmt.Errorf("token login: %d %v", res.StatusCode, err)
+	}
+	jti, err := jwtClaim(tok.Access, "jti")
+	if err != nil {
+		return err
+	}
+	rss0, _ := procMem(p)
+
+	tr := &http.Transport{MaxIdleConnsPerHost: -1, DisableCompression: true}
+	sc := &http.Client{Transport: tr}
+	ready := make(chan error, n)
+	got := make(chan time.Time, n)
+	sctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	sem := make(chan struct{}, 100) // dials at once
+	start := time.Now()
+	for range n {
+		go func() {
+			sem <- struct{}{}
+			req, _ := http.NewRequestWithContext(sctx, "GET", base+"/v1/revocations", nil)
+			req.SetBasicAuth("bench", secret)
+			res, err := sc.Do(req)
+			<-sem
+			if err != nil {
+				ready <- err
+				return
+			}
+			defer res.Body.Close()
+			if res.StatusCode != 200 {
+				ready <- fmt.Errorf("stream: %d", res.StatusCode)
+				return
+			}
+			br := bufio.NewReader(res.Body)
+			replayed := false
+			for {
+				line, err := br.ReadString('\n')
+				if err != nil {
+					if !replayed {
+						ready <- err
+					}
+					return
+				}
+				if !replayed && strings.HasPrefix(line, ": replay done") {
+					replayed = true
+					ready <- nil
+				}
+				if replayed && strings.HasPrefix(line, "data:") && strings.Contains(line, jti) {
+					got <- time.Now()
+					return
+				}
+			}
+		}()
+	}
+	for i := range n {
+		if err := <-ready; err != nil {
+			return fmt.Errorf("subscriber %d: %w", i+1, err)
+		}
+	}
+	subscribed := time.Since(start)
+	time.Sleep(2 * time.Second) // let the heap settle
+	rss1, _ := procMem(p)
+
+	var perf *exec.Cmd
+	if perfFile != "" {
+		perf = exec.Command("perf", "record", "-F", "4999", "-g", "-p", strconv.Itoa(p.Pid()), "-o", perfFile)
+		if err := perf.Start(); err != nil {
+			return fmt.Errorf("perf: %w", err)
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	sent := time.Now()
+	res, err = post("/v1/logout", tok.Access, nil)
+	if err != nil {
+		return err
+	}
+	res.Body.Close()
+	answered := time.Since(sent)
+	if res.StatusCode != 204 {
+		return fmt.Errorf("logout: %d", res.StatusCode)
+	}
+	var took []time.Duration
+	timeout := time.After(10 * time.Second)
+	for len(took) < n {
+		select {
+		case t := <-got:
+			took = append(took, t.Sub(sent))
+		case <-timeout:
+			return fmt.Errorf("only %d of %d subscribers read the revocation within 10 s", len(took), n)
+		}
+	}
+	if perf != nil {
+		_ = perf.Process.Signal(os.Interrupt)
+		_ = perf.Wait()
+	}
+	within := 0
+	for _, d := range took {
+		if d <= time.Second {
+			within++
+		}
+	}
+	fmt.Printf("revocation stream: %d subscribers on one latch (embedded default), subscribed in %v; one bearer logout:\n\n", n, subscribed.Round(time.Millisecond))
+	fmt.Println("| measure | min ms | median ms | p90 ms | max ms |")
+	fmt.Println("|---|--:|--:|--:|--:|")
+	row("**logout sent → subscriber read the revocation**", took)
+	fmt.Printf("\n%d of %d within 1 s; p99 %.1f ms; the logout answered its 204 after %.1f ms.\n", within, n, pctMs(took, 0.99), float64(answered)/1e6)
+	fmt.Printf("latch RSS %.1f MiB before the subscribers, %.1f MiB with them: **%.1f KiB per subscriber**.\n",
+		float64(rss0)/1024, float64(rss1)/1024, float64(rss1-rss0)/float64(n))
+	return nil
+}
+
+func pctMs(ds []time.Duration, p float64) float64 {
+	s := slices.Clone(ds)
+	slices.Sort(s)
+	return float64(s[max(int(math.Ceil(p*float64(len(s))))-1, 0)]) / 1e6
+}
+
+// jwtClaim reads one string claim of a JWT's payload (not verified).
+func jwtClaim(tok, name string) (string, error) {
+	parts := strings.Split(tok, ".")
+	if len(parts) != 3 {
+		return "", errors.New("not a JWT")
+	}
+	b, err := base64.RawURLEncoding.DecodeString(parts[1])
+	if err != nil {
+		return "", err
+	}
+	var m map[string]any
+	if err := json.Unmarshal(b, &m); err != nil {
+		return "", err
+	}
+	v, _ := m[name].(string)
+	if v == "" {
+		return "", fmt.Errorf("no %s claim", name)
+	}
+	return v, nil
 }
