@@ -30,7 +30,12 @@ func attack(ctx context.Context, name string, tr vegeta.Targeter, workers int, r
 	l := Load{Mode: "closed", Workers: workers}
 	if rate > 0 {
 		pacer = vegeta.ConstantPacer{Freq: max(int(rate), 1), Per: time.Second}
-		opts = append(opts, vegeta.Workers(uint64(workers)))
+		// Connections are capped: a request that finds them all busy waits
+		// for one, and the wait counts in its latency (it starts when the
+		// pacer says it is due). Uncapped, every extra worker vegeta starts
+		// would dial a connection of its own, and on a machine whose cores
+		// the client shares with latch the dials themselves become the load.
+		opts = append(opts, vegeta.Workers(uint64(workers)), vegeta.MaxConnections(max(workers, 64)))
 		l = Load{Mode: "open", Rate: float64(pacer.Freq)}
 	} else {
 		opts = append(opts, vegeta.Workers(uint64(workers)), vegeta.MaxWorkers(uint64(workers)))
