@@ -80,7 +80,7 @@ func Plot(rep *Report, file string) error {
 		lat.Add(b)
 		lat.Legend.Add(d.name, b)
 	}
-	lat.Legend.Top = true
+	lat.Legend.Top, lat.Legend.Left = true, true
 	lat.NominalX(names...)
 
 	title := fmt.Sprintf("latch bench: %s, %d instance(s), alg %s", rep.Started.Format("2006-01-02"), rep.Instances, rep.Alg)
@@ -129,5 +129,22 @@ func bars(p *plot.Plot, w vg.Length, names []string, vals []float64, cols []colo
 		p.Add(b)
 	}
 	p.NominalX(names...)
+	// The values written above the bars: logins/s are too small beside
+	// refreshes/s to read off the axis.
+	xys := make(plotter.XYs, len(vals))
+	labels := make([]string, len(vals))
+	for i, v := range vals {
+		xys[i] = plotter.XY{X: float64(i), Y: v}
+		labels[i] = fmt.Sprintf("%.0f", v)
+	}
+	l, err := plotter.NewLabels(plotter.XYLabels{XYs: xys, Labels: labels})
+	if err != nil {
+		return err
+	}
+	for i := range l.TextStyle {
+		l.TextStyle[i].XAlign = draw.XCenter
+		l.TextStyle[i].YAlign = draw.YBottom
+	}
+	p.Add(l)
 	return nil
 }

@@ -22,6 +22,11 @@
 //	    reads it); one bearer logout; the time from sending the logout to
 //	    each subscriber reading the revocation, and latch's RSS per
 //	    subscriber. RLIMIT_NOFILE is raised to its hard limit first.
+//	go run ./bench/scalerows latency [-rounds 2] [-d 5s]
+//	    whoami by session cookie, and the bare net/http server of
+//	    bench/hello with the same header, side by side in alternating
+//	    rounds: the closed-loop maximum, then open-loop at 50 % and 90 % of
+//	    it; the bare server's latency is what the machine itself adds.
 //
 // All build ./cmd/latch unless -latch is given, and work in a temporary
 // directory they remove.
@@ -108,6 +113,8 @@ func main() {
 		err = manySessions(ctx, *latchBin, tmp, *small, *n, *rounds, *workers, *d)
 	case "stream":
 		err = stream(ctx, *latchBin, tmp, *subscribers, *perfFile)
+	case "latency":
+		err = latency(ctx, *latchBin, tmp, *rounds, *workers, *d)
 	case "logins":
 		err = logins(ctx, *latchBin, tmp, *clients, *d)
 	default:
@@ -709,4 +716,54 @@ func jwtClaim(tok, name string) (string, error) {
 		return "", fmt.Errorf("no %s claim", name)
 	}
 	return v, nil
+}
+
+func latency(ctx context.Context, bin, tmp string, rounds, workers int, d time.Duration) error {
+	bins, err := proctest.Build(moduleRoot(), tmp, "./bench/hello")
+	if err != nil {
+		return err
+	}
+	l, err := proctest.Launch(ctx, "latch", bin, serveArgs(filepath.Join(tmp, "latency.db"), "127.0.0.1:0")...)
+	if err != nil {
+		return err
+	}
+	defer stop(l)
+	h, err := proctest.Launch(ctx, "hello", bins["./bench/hello"], "-addr", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	defer stop(h)
+	cookie, err := sessionLogin(ctx, "http://"+l.Addr)
+	if err != nil {
+		return err
+	}
+	hdr := http.Header{"Cookie": {cookie}}
+	servers := []struct{ name, url string }{{"bare net/http (bench/hello)", "http://" + h.Addr + "/v1/whoami"}, {"latch whoami, session", "http://" + l.Addr + "/v1/whoami"}}
+	type rowT struct{ closed, half, most latchbench.Load }
+	res := map[string][]rowT{}
+	for r := range rounds {
+		order := []int{0, 1}
+		if r%2 == 1 {
+			order = []int{1, 0}
+		}
+		for _, i := range order {
+			sv := servers[i]
+			_ = latchbench.ClosedLoop(ctx, "GET", sv.url, hdr, workers, time.Second)
+			c := latchbench.ClosedLoop(ctx, "GET", sv.url, hdr, workers, d)
+			half := latchbench.OpenLoop(ctx, "GET", sv.url, hdr, c.PerSec*0.5, d)
+			most := latchbench.OpenLoop(ctx, "GET", sv.url, hdr, c.PerSec*0.9, d)
+			fmt.Fprintf(os.Stderr, "scalerows: round %d, %s: max %.0f/s; 50 %%: p99 %.2f ms; 90 %%: p99 %.2f ms\n", r+1, sv.name, c.PerSec, half.P99, most.P99)
+			res[sv.name] = append(res[sv.name], rowT{c, half, most})
+		}
+	}
+	fmt.Printf("whoami latency open-loop at 50 %% and 90 %% of the closed-loop maximum (%d workers), %v rows, %d alternating rounds:\n\n", workers, d, rounds)
+	fmt.Println("| server | round | closed-loop max req/s | 50 %: sent/s | p50 ms | p99 ms | p99.9 ms | 90 %: sent/s | p50 ms | p99 ms | p99.9 ms |")
+	fmt.Println("|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|")
+	for _, sv := range servers {
+		for i, x := range res[sv.name] {
+			fmt.Printf("| %s | %d | %.0f | %.0f | %.2f | %.2f | %.2f | %.0f | %.2f | %.2f | %.2f |\n", sv.name, i+1, x.closed.PerSec,
+				x.half.PerSec, x.half.P50, x.half.P99, x.half.P999, x.most.PerSec, x.most.P50, x.most.P99, x.most.P999)
+		}
+	}
+	return nil
 }
