@@ -2,10 +2,12 @@ package latchbench
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"math"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 	"sync"
@@ -42,8 +44,17 @@ func (r *runner) revocationRows(ctx context.Context, mode string) []Delay {
 		verifierSkip = "needs --client ID:SECRET (the revocation stream)"
 	default:
 		id, secret, _ := strings.Cut(r.opts.Client, ":")
-		var err error
-		v, err = verify.New(ctx, base, verify.WithClient(id, secret), verify.WithLogger(slog.New(slog.DiscardHandler)))
+		opts := []verify.Option{verify.WithClient(id, secret), verify.WithLogger(slog.New(slog.DiscardHandler))}
+		// The verifier is made for the issuer (the iss of the tokens); when
+		// that is not the URL measured (a deployment behind a proxy, or
+		// several instances sharing one issuer), its requests go to the URL.
+		iss, err := r.issuer(ctx, base)
+		if err == nil && iss != base {
+			opts = append(opts, verify.WithHTTPClient(&http.Client{Transport: rewrite{from: iss, to: base}}))
+		}
+		if err == nil {
+			v, err = verify.New(ctx, iss, opts...)
+		}
 		if err != nil {
 			verifierSkip = fmt.Sprintf("verify.New: %v", err)
 		} else {
@@ -244,4 +255,35 @@ func summarize(where string, ds []time.Duration) Delay {
 	pct := func(p float64) time.Duration { return s[max(int(math.Ceil(p*float64(len(s))))-1, 0)] }
 	d.P50, d.P99, d.Max = ms(pct(0.5)), ms(pct(0.99)), ms(s[len(s)-1])
 	return d
+}
+
+// issuer reads the issuer of base from its RFC 8414 metadata.
+func (r *runner) issuer(ctx context.Context, base string) (string, error) {
+	res, err := r.c.do(ctx, "GET", base+"/.well-known/oauth-authorization-server", nil, nil)
+	if err != nil {
+		return "", err
+	}
+	var m struct {
+		Issuer string `json:"issuer"`
+	}
+	if res.status != http.StatusOK || json.Unmarshal(res.body, &m) != nil || m.Issuer == "" {
+		return "", apiError("authorization server metadata", res)
+	}
+	return strings.TrimSuffix(m.Issuer, "/"), nil
+}
+
+// rewrite sends requests for the issuer's origin to the measured URL.
+type rewrite struct{ from, to string }
+
+func (rw rewrite) RoundTrip(req *http.Request) (*http.Response, error) {
+	u := req.URL.String()
+	if strings.HasPrefix(u, rw.from) {
+		nu, err := url.Parse(rw.to + strings.TrimPrefix(u, rw.from))
+		if err != nil {
+			return nil, err
+		}
+		req = req.Clone(req.Context())
+		req.URL, req.Host = nu, ""
+	}
+	return http.DefaultTransport.RoundTrip(req)
 }
