@@ -84,7 +84,7 @@ print for people by default and JSON with --json.`,
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{flagError(err)} })
 	root.SetHelpFunc(func(cmd *cobra.Command, _ []string) { writeHelp(cmd.OutOrStdout(), cmd) })
 	root.AddCommand(serveCmd(a), migrateCmd(a), userCmd(a), sessionsCmd(a), keysCmd(a), tokenCmd(a),
-		configCmd(a), versionCmd(a))
+		configCmd(a), versionCmd(a), benchCmd(a))
 	return root
 }
 

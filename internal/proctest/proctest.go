@@ -170,6 +170,9 @@ func (p *Proc) Output() string {
 	return p.log.String()
 }
 
+// Pid is the process ID (to read its /proc entries).
+func (p *Proc) Pid() int { return p.cmd.Process.Pid }
+
 // Kill sends SIGKILL (a crash, not a shutdown) and waits for the exit.
 func (p *Proc) Kill() {
 	_ = p.cmd.Process.Kill()
