@@ -25,6 +25,9 @@ type app struct {
 	// sources says where each configuration flag's value came from
 	// (default, environment, flag), filled before a command runs.
 	sources map[string]string
+	// serve is the configuration of `latch serve`, set by its command and
+	// run after the command tree is released.
+	serve *Config
 }
 
 // commandError marks an error returned by a command's own work (exit 1),

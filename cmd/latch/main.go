@@ -30,6 +30,8 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+
+	"github.com/spf13/cobra"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -49,9 +51,15 @@ func (e usageError) Error() string { return e.err.Error() }
 // run is main without the process: tests call it directly. It returns the
 // exit status: 0, 1 when the command failed, 2 for a bad command line.
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(string) string) int {
-	root := newRoot(&app{ctx: ctx, stdin: stdin, stdout: stdout, stderr: stderr, getenv: getenv})
-	root.SetArgs(args)
-	err := root.ExecuteContext(ctx)
+	a := &app{ctx: ctx, stdin: stdin, stdout: stdout, stderr: stderr, getenv: getenv}
+	err := execute(a, args)
+	if err == nil && a.serve != nil {
+		// The server runs after the command tree is gone: its ~3,000 objects
+		// (every command's flags) would otherwise stay live for the life of
+		// the process, and every garbage collection, which runs every few
+		// thousand requests, would mark them again.
+		err = runE(func(*cobra.Command, []string) error { return serve(ctx, a.serve, stderr) })(nil, nil)
+	}
 	var ue usageError
 	var ce commandError
 	switch {
@@ -68,6 +76,14 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		fmt.Fprintf(stderr, "latch: %v\n", oneLine(err))
 		return 2
 	}
+}
+
+// execute parses args with the command tree and runs the command, but for
+// serve, which it leaves in a.serve.
+func execute(a *app, args []string) error {
+	root := newRoot(a)
+	root.SetArgs(args)
+	return root.ExecuteContext(a.ctx)
 }
 
 // oneLine keeps the first line of an error.

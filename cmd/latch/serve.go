@@ -264,7 +264,8 @@ of docs/API.md §1.`,
 			if err := cfg.validate(); err != nil {
 				return usageError{err}
 			}
-			return serve(cmd.Context(), &cfg, a.stderr)
+			a.serve = &cfg // run by run, once the command tree is gone
+			return nil
 		}),
 	}
 	cfg.define(cmd.Flags())
