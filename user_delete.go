@@ -22,5 +22,6 @@ func (s *Service) DeleteUser(ctx context.Context, userID string) error {
 		return storeErr(err)
 	}
 	s.accounts.drop(userID)
+	s.emit(ctx, Event{Kind: EventAccountDelete, UserID: userID})
 	return nil
 }

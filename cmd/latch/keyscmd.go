@@ -121,6 +121,15 @@ have expired. HS256 has no stored key: change --hs256-secret instead.`,
 		if err := st.revs.AddRevocations(ctx, []*latch.Revocation{latch.KeysChangedEntry(k.ID, time.Now().UTC())}); err != nil {
 			return fmt.Errorf("the key is stored; announcing it failed (instances reload within 10 s): %w", err)
 		}
+		audit, closeAudit, err := openAudit(cfg, a.stderr)
+		if err != nil {
+			return usageError{err}
+		}
+		defer closeAudit()
+		if audit != nil {
+			audit(ctx, latch.Event{Time: time.Now().UTC(), Kind: latch.EventKeyRotate, Detail: k.ID + " " + k.Alg,
+				Request: latch.RequestInfo{Actor: "cli"}})
+		}
 		out := keyJSON{ID: k.ID, Alg: k.Alg, CreatedAt: k.CreatedAt.UTC(), Signing: true, Sealed: k.Sealed}
 		return emit(a.stdout, *asJSON, out, func(w io.Writer) error {
 			_, err := fmt.Fprintf(w, "new signing key %s (%s); running servers use it within a second\n", k.ID, k.Alg)

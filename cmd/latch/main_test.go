@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -164,5 +165,34 @@ func TestAdminCommands(t *testing.T) {
 	kid := strings.Fields(strings.Split(first, "\n")[1])[0]
 	if !strings.Contains(list, kid+" ") || strings.Contains(strings.SplitN(list, "\n", 3)[1], kid+" ") {
 		t.Errorf("the first key %s should now be listed second (retired):\n%s", kid, list)
+	}
+}
+
+// The admin commands write their security events to --audit-log, with the
+// actor "cli": a key rotation and an account deletion.
+func TestAdminCommands_AuditTrail(t *testing.T) {
+	dir := t.TempDir()
+	db, trail := "sqlite:"+filepath.Join(dir, "latch.db"), filepath.Join(dir, "audit.log")
+	for _, args := range [][]string{
+		{"user", "add", "--db", db, "--audit-log", trail, "--email", "gone@example.com"},
+		{"keys", "rotate", "--db", db, "--audit-log", trail},
+		{"user", "delete", "--db", db, "--audit-log", trail, "--user", "gone@example.com", "--yes"},
+	} {
+		var stderr bytes.Buffer
+		if code := run(t.Context(), args, strings.NewReader("a-fine-long-passphrase\n"), &bytes.Buffer{}, &stderr, env{}.get); code != 0 {
+			t.Fatalf("latch %v: exit %d: %s", args, code, stderr.String())
+		}
+	}
+	b, err := os.ReadFile(trail)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, event := range []string{"signup", "key_rotate", "logout_all", "account_delete"} {
+		if !strings.Contains(string(b), `"event":"`+event+`"`) {
+			t.Errorf("the audit trail lacks %s:\n%s", event, b)
+		}
+	}
+	if !strings.Contains(string(b), `"actor":"cli"`) || strings.Contains(string(b), "a-fine-long-passphrase") {
+		t.Errorf("audit trail: want actor cli and no password:\n%s", b)
 	}
 }
