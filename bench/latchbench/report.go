@@ -26,8 +26,9 @@ func loadAvg() string {
 	return strings.Join(f[:3], " ")
 }
 
-// storeOps sums the store operation counters of base's /metrics; nil, with
-// the reason, when it exposes none.
+// storeOps sums the store operations latch counts in base's /metrics (the
+// count of latch_store_operation_seconds: every call of a database or Redis
+// store, by store and method); nil, with the reason, when it exposes none.
 func (r *runner) storeOps(ctx context.Context, base string) (*float64, string) {
 	res, err := r.c.do(ctx, "GET", base+"/metrics", nil, nil)
 	if err != nil || res.status != http.StatusOK {
@@ -38,7 +39,7 @@ func (r *runner) storeOps(ctx context.Context, base string) (*float64, string) {
 	sc := bufio.NewScanner(strings.NewReader(string(res.body)))
 	for sc.Scan() {
 		line := sc.Text()
-		if !strings.HasPrefix(line, "latch_store_operations_total") {
+		if !strings.HasPrefix(line, "latch_store_operation_seconds_count") {
 			continue
 		}
 		f := strings.Fields(line)
@@ -47,9 +48,9 @@ func (r *runner) storeOps(ctx context.Context, base string) (*float64, string) {
 		}
 	}
 	if !found {
-		return nil, "not exposed: /metrics has no store operation counter (latch_store_operations_total)"
+		return nil, "not exposed: /metrics has no store operation count (latch_store_operation_seconds_count)"
 	}
-	return &sum, "/metrics latch_store_operations_total, over the whoami rows"
+	return &sum, "/metrics latch_store_operation_seconds_count, over the whoami rows"
 }
 
 // cleanup removes, or disables, the users the run made, and says what it did.
