@@ -63,6 +63,15 @@ func TestPages_AccessibleAndReadableEverywhere(t *testing.T) {
 			b.spaLogin("gil@example.com", pw)
 			_ = b.callAPI()
 		}},
+		{"forgot", func() { b.open("/forgot") }},
+		{"forgot-sent", func() {
+			b.open("/forgot")
+			b.fill("email", "gil@example.com")
+			b.submit("submit")
+			b.waitUntil("the forgot notice", visible("notice"), 5*time.Second)
+		}},
+		{"reset", func() { b.open("/reset?token=not-a-real-token") }},
+		{"verify-email", func() { b.open("/verify-email?token=not-a-real-token") }},
 		{"storage", func() { b.open("/demo/storage") }},
 		{"storage-done", func() {
 			b.open("/demo/storage")
