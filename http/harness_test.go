@@ -628,22 +628,23 @@ func (ts *testServer) claimsFor(t testing.TB, tok string) *latch.AccessClaims {
 // (a labelled counter appears at its first increment).
 func (ts *testServer) series(t testing.TB, name string) float64 {
 	t.Helper()
-	r := ts.do(t, "GET", "/metrics", nil)
-	r.want(t, 200, "")
-	for line := range strings.Lines(string(r.Body)) {
-		if v, ok := strings.CutPrefix(strings.TrimSpace(line), name+" "); ok {
-			var f float64
-			if _, err := fmt.Sscan(v, &f); err != nil {
-				t.Fatalf("metric %s: %v", name, err)
-			}
-			return f
-		}
-	}
-	return 0
+	v, _ := ts.metric(t, name)
+	return v
 }
 
-// scrape returns the value of an unlabelled metric from /metrics.
+// scrape returns the value of an unlabelled metric from /metrics, which
+// must be there.
 func (ts *testServer) scrape(t testing.TB, name string) float64 {
+	t.Helper()
+	v, ok := ts.metric(t, name)
+	if !ok {
+		t.Fatalf("no metric %s in /metrics", name)
+	}
+	return v
+}
+
+// metric reads one series of /metrics; ok is false when it is not there.
+func (ts *testServer) metric(t testing.TB, name string) (float64, bool) {
 	t.Helper()
 	r := ts.do(t, "GET", "/metrics", nil)
 	r.want(t, 200, "")
@@ -653,11 +654,10 @@ func (ts *testServer) scrape(t testing.TB, name string) float64 {
 			if _, err := fmt.Sscan(v, &f); err != nil {
 				t.Fatalf("metric %s: %v", name, err)
 			}
-			return f
+			return f, true
 		}
 	}
-	t.Fatalf("no metric %s in /metrics", name)
-	return 0
+	return 0, false
 }
 
 var errStoreDown = errors.New("test: store unreachable")
