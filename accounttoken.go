@@ -20,10 +20,11 @@ const (
 	PurposeChangeEmail TokenPurpose = "change_email"
 )
 
-// AccountToken is the server side of a one-time link mailed to a person:
-// a password reset or an address to verify. The link carries a secret of
-// 256 bits from crypto/rand; the store keeps only its SHA-256 (HashSecret),
-// so a leaked database holds no usable link.
+// AccountToken is the server side of a one-time secret: a link mailed to a
+// person (a password reset, an address to verify) or a login ceremony in
+// progress (an mfa_token, a WebAuthn challenge). The secret has 256 bits
+// from crypto/rand; the store keeps only its SHA-256 (HashSecret), so a
+// leaked database holds no usable link.
 type AccountToken struct {
 	Hash    []byte // SHA-256 of the secret in the link
 	Purpose TokenPurpose
@@ -34,6 +35,11 @@ type AccountToken struct {
 	Email     string
 	CreatedAt time.Time
 	ExpiresAt time.Time
+	// Data is what a login ceremony carries between its steps (see
+	// PurposeMFALogin); empty for mailed links.
+	Data string
+	// Attempts counts the wrong answers given to a ceremony so far.
+	Attempts int
 }
 
 // AccountTokenStore keeps account tokens. Every method treats a token
@@ -48,6 +54,10 @@ type AccountTokenStore interface {
 	// of concurrent calls with one hash, exactly one succeeds. ErrNotFound
 	// when unknown, already spent or expired.
 	ConsumeAccountToken(ctx context.Context, hash []byte, now time.Time) (*AccountToken, error)
+	// FailAccountToken counts one wrong answer against a live token and
+	// returns its Attempts after the count; ErrNotFound when unknown,
+	// spent or expired.
+	FailAccountToken(ctx context.Context, hash []byte, now time.Time) (int, error)
 	// DeleteAccountTokens removes every token of the user with this
 	// purpose (the other links of a reset die with it). Deleting none is
 	// not an error.

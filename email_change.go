@@ -61,13 +61,17 @@ func (s *Service) verifyInBackground(ctx context.Context, u *User) {
 }
 
 // ChangeEmail asks to move the caller's account to newEmail (API.md §8),
-// after checking the current password under the login lockout. A link to
+// after checking that the caller logged in recently (ErrReauthRequired)
+// and the current password under the login lockout. A link to
 // confirm goes to the new address and a notice to the old one; the
 // address changes only when the link is used (VerifyEmail). A new address
 // that already has an account gets a notice saying so instead of a link,
 // and the caller learns nothing: the answer is the same.
 func (s *Service) ChangeEmail(ctx context.Context, p *Principal, newEmail, currentPassword string) error {
 	if err := s.mailReady(); err != nil {
+		return err
+	}
+	if err := s.requireRecentAuth(p); err != nil {
 		return err
 	}
 	norm, err := s.normalizeEmail(newEmail)

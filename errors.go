@@ -2,6 +2,7 @@ package latch
 
 import (
 	"errors"
+	"fmt"
 	"time"
 )
 
@@ -46,7 +47,30 @@ var (
 	ErrEmailUnverified = errors.New("email unverified")
 	// ErrForbidden: authenticated, but not allowed.
 	ErrForbidden = errors.New("forbidden")
+	// ErrReauthRequired: a sensitive change by a caller who authenticated
+	// longer ago than Config.ReauthWindow; log in again, then retry.
+	ErrReauthRequired = errors.New("reauthentication required")
+	// ErrCredentialTaken: a passkey whose credential ID is registered already.
+	ErrCredentialTaken = errors.New("credential registered already")
 )
+
+// ErrInvalidCode: a wrong second-factor code (TOTP or recovery code). It is
+// ErrInvalidCredentials too (errors.Is), with its own words for people.
+var ErrInvalidCode = fmt.Errorf("%w: wrong code", ErrInvalidCredentials)
+
+// RequestError is ErrInvalidRequest with an explanation for the caller. The
+// explanation is a fixed sentence: it never echoes input.
+type RequestError struct {
+	Detail string
+}
+
+func (e *RequestError) Error() string { return "invalid request: " + e.Detail }
+
+// Unwrap makes errors.Is(err, ErrInvalidRequest) hold.
+func (e *RequestError) Unwrap() error { return ErrInvalidRequest }
+
+// invalid returns a RequestError.
+func invalid(detail string) error { return &RequestError{Detail: detail} }
 
 // RateLimitError is ErrRateLimited with the time after which a retry may succeed.
 type RateLimitError struct {

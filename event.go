@@ -36,19 +36,28 @@ const (
 	EventEmailChangeRequested       EventKind = "email_change_requested"       // Outcome: sent, or email_taken (nothing reaches the requester)
 	EventEmailChanged               EventKind = "email_changed"                //
 	EventMailFailed                 EventKind = "mail_failed"                  // the outbox gave up on a mail; Detail: its kind
+	EventTOTPEnabled                EventKind = "totp_enabled"                 // an authenticator confirmed; recovery codes issued
+	EventTOTPDisabled               EventKind = "totp_disabled"                //
+	EventRecoveryCodes              EventKind = "recovery_codes"               // a new set; the old one died
+	EventRecoveryCodeUsed           EventKind = "recovery_code_used"           // Detail: how many are left
+	EventPasskeyAdded               EventKind = "passkey_added"                // Detail: the passkey's name
+	EventPasskeyRemoved             EventKind = "passkey_removed"              //
+	EventPasskeyCloned              EventKind = "passkey_clone_suspected"      // a sign counter went backwards; the login was refused
 )
 
 // The outcomes of a login, as Event.Outcome.
 const (
-	OutcomeSuccess            = "success"
-	OutcomeInvalidCredentials = "invalid_credentials"
-	OutcomeLocked             = "locked"
-	OutcomeDisabled           = "disabled"
-	OutcomeError              = "error"
-	OutcomeEmailUnverified    = "email_unverified"
-	OutcomeUnknownAccount     = "unknown_account"
-	OutcomeRateLimited        = "rate_limited"
-	OutcomeEmailTaken         = "email_taken"
+	OutcomeSuccess             = "success"
+	OutcomeInvalidCredentials  = "invalid_credentials"
+	OutcomeLocked              = "locked"
+	OutcomeDisabled            = "disabled"
+	OutcomeError               = "error"
+	OutcomeEmailUnverified     = "email_unverified"
+	OutcomeUnknownAccount      = "unknown_account"
+	OutcomeRateLimited         = "rate_limited"
+	OutcomeEmailTaken          = "email_taken"
+	OutcomeMFARequired         = "mfa_required" // the password was right; a second factor is owed
+	OutcomeInvalidSecondFactor = "invalid_second_factor"
 )
 
 // Event is one security event. It never holds a secret: no password,

@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -16,6 +17,10 @@ type LoginRequest struct {
 	// PlantedSecret is a session cookie sent with the login request; that
 	// session is destroyed (fixation defence).
 	PlantedSecret string
+	// Carry is kept for the caller through a second login step and handed
+	// back in LoginResult.Carry (the HTTP layer keeps refresh_delivery in
+	// it). At most 64 bytes.
+	Carry string
 }
 
 // LoginResult is a successful login: a new cookie session or a new refresh
@@ -29,11 +34,30 @@ type LoginResult struct {
 	CSRFToken string
 	// Access is the first access token of the family (KindToken).
 	Access *IssuedToken
+	// MFA is set, and everything else but Carry empty, when the password
+	// was right and a second factor is owed (CompleteMFA).
+	MFA *MFAChallenge
+	// Carry is LoginRequest.Carry of the login this result completes.
+	Carry string
+}
+
+// MFAChallenge is the first half of a login with a second factor: the
+// mfa_token that CompleteMFA takes, and the factors the account has
+// ("totp", "webauthn", "recovery_code").
+type MFAChallenge struct {
+	Token   string
+	Methods []string
 }
 
 // Login checks credentials and starts a session or refresh family.
 // Unknown emails and wrong passwords take the same path and the same time.
 func (s *Service) Login(ctx context.Context, req LoginRequest) (*LoginResult, error) {
+	if req.Mode != KindSession && req.Mode != KindToken {
+		return nil, fmt.Errorf("%w: unknown mode %q", ErrInvalidRequest, req.Mode)
+	}
+	if len(req.Carry) > maxCarry {
+		return nil, fmt.Errorf("%w: carry too long", ErrInvalidRequest)
+	}
 	if req.PlantedSecret != "" {
 		if err := s.destroyPlanted(ctx, req.PlantedSecret); err != nil {
 			return nil, err
@@ -50,13 +74,28 @@ func (s *Service) Login(ctx context.Context, req LoginRequest) (*LoginResult, er
 		s.verifyInBackground(ctx, u)
 		return nil, ErrEmailUnverified
 	}
-	res, err := s.startSession(ctx, u, req.Mode, req.UserAgent, req.IP)
+	if ch, err := s.secondStep(ctx, u, req.Mode, req.Carry); err != nil || ch != nil {
+		if err != nil {
+			s.emit(ctx, Event{Kind: EventLogin, Outcome: OutcomeError, UserID: u.ID})
+			return nil, err
+		}
+		s.emit(ctx, Event{Kind: EventLogin, Outcome: OutcomeMFARequired, UserID: u.ID, Detail: string(req.Mode)})
+		return &LoginResult{MFA: ch, Carry: req.Carry}, nil
+	}
+	return s.finishLogin(ctx, u, req.Mode, req.UserAgent, req.IP, req.Carry, []string{AMRPassword})
+}
+
+// finishLogin starts the session of a login whose every factor is
+// checked, and records it.
+func (s *Service) finishLogin(ctx context.Context, u *User, mode SessionKind, ua, ip, carry string, amr []string) (*LoginResult, error) {
+	res, err := s.startSession(ctx, u, mode, ua, ip, amr)
 	if err != nil {
 		s.emit(ctx, Event{Kind: EventLogin, Outcome: OutcomeError, UserID: u.ID})
 		return nil, err
 	}
+	res.Carry = carry
 	s.emit(ctx, Event{Kind: EventLogin, Outcome: OutcomeSuccess, UserID: u.ID, SessionID: res.Session.ID,
-		Detail: string(req.Mode)})
+		Detail: string(mode) + " " + strings.Join(amr, "+")})
 	return res, nil
 }
 
@@ -179,7 +218,7 @@ func (s *Service) destroyPlanted(ctx context.Context, secret string) error {
 
 // startSession creates a cookie session or a refresh family for u, then
 // enforces --max-sessions-per-user by revoking the oldest.
-func (s *Service) startSession(ctx context.Context, u *User, mode SessionKind, ua, ip string) (*LoginResult, error) {
+func (s *Service) startSession(ctx context.Context, u *User, mode SessionKind, ua, ip string, amr []string) (*LoginResult, error) {
 	now := s.now().UTC()
 	id, err := s.newSecret(16)
 	if err != nil {
@@ -190,7 +229,7 @@ func (s *Service) startSession(ctx context.Context, u *User, mode SessionKind, u
 		return nil, err
 	}
 	sess := &Session{ID: id, UserID: u.ID, Kind: mode, TokenHash: HashSecret(secret),
-		CreatedAt: now, LastSeenAt: now, RotatedAt: now, UserAgent: truncate(ua, 512), IP: ip}
+		CreatedAt: now, LastSeenAt: now, RotatedAt: now, UserAgent: truncate(ua, 512), IP: ip, AMR: amr}
 	res := &LoginResult{User: u, Session: sess, Secret: secret}
 	switch mode {
 	case KindSession:
@@ -211,7 +250,7 @@ func (s *Service) startSession(ctx context.Context, u *User, mode SessionKind, u
 		return nil, storeErr(err)
 	}
 	if mode == KindToken {
-		if res.Access, err = s.issue(ctx, u, sess.ID, time.Time{}); err != nil {
+		if res.Access, err = s.issue(ctx, u, sess, time.Time{}); err != nil {
 			return nil, err
 		}
 	}

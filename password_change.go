@@ -12,10 +12,14 @@ type PasswordChange struct {
 	Secret, CSRFToken string
 }
 
-// ChangePassword sets a new password, revokes every other session and family
+// ChangePassword needs a recent login (ErrReauthRequired) and the current
+// password. It sets a new password, revokes every other session and family
 // of the user, and gives the current cookie session a fresh secret; a
 // current refresh family stays.
 func (s *Service) ChangePassword(ctx context.Context, p *Principal, current, next string) (*PasswordChange, error) {
+	if err := s.requireRecentAuth(p); err != nil {
+		return nil, err
+	}
 	if err := s.checkPassword(next, p.User.Email); err != nil {
 		return nil, err
 	}

@@ -60,7 +60,7 @@ func (s *Service) Refresh(ctx context.Context, token string) (*TokenResult, erro
 		return nil, err
 	}
 	s.accounts.put(u)
-	at, err := s.issue(ctx, u, fam.ID, time.Time{})
+	at, err := s.issue(ctx, u, fam, time.Time{})
 	if err != nil {
 		return nil, err
 	}
@@ -74,12 +74,12 @@ func (s *Service) Exchange(ctx context.Context, p *Principal) (*IssuedToken, err
 	if p.Method != KindSession || p.Session == nil {
 		return nil, ErrUnauthenticated
 	}
-	return s.issue(ctx, p.User, p.Session.ID, p.Session.ExpiresAt)
+	return s.issue(ctx, p.User, p.Session, p.Session.ExpiresAt)
 }
 
 // issue signs an access token for u bound to sid. A non-zero notAfter caps
 // its expiry (an exchanged token never outlives its session).
-func (s *Service) issue(ctx context.Context, u *User, sid string, notAfter time.Time) (*IssuedToken, error) {
+func (s *Service) issue(ctx context.Context, u *User, sess *Session, notAfter time.Time) (*IssuedToken, error) {
 	jti, err := s.newSecret(16)
 	if err != nil {
 		return nil, err
@@ -90,7 +90,8 @@ func (s *Service) issue(ctx context.Context, u *User, sid string, notAfter time.
 		exp = notAfter.UTC().Truncate(time.Second)
 	}
 	c := &AccessClaims{Issuer: s.cfg.Issuer, Subject: u.ID, Audience: s.cfg.Audience,
-		ExpiresAt: exp, IssuedAt: now, ID: jti, SessionID: sid, Role: u.Role}
+		ExpiresAt: exp, IssuedAt: now, ID: jti, SessionID: sess.ID, Role: u.Role,
+		AMR: sess.AMR, AuthTime: sess.CreatedAt.Truncate(time.Second)}
 	tok, err := s.signer.Sign(ctx, c)
 	if err != nil {
 		return nil, err

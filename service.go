@@ -75,6 +75,13 @@ type Config struct {
 	// besides when mail is queued. Default 1 second. Negative: there is
 	// no sender in the background; DeliverMail is called by hand (tests).
 	MailInterval time.Duration
+	// ReauthWindow is how recent the caller's login must be for a
+	// sensitive change (password, email, second factors): older, and the
+	// change answers ErrReauthRequired. Default 10 minutes.
+	ReauthWindow time.Duration
+	// TOTPIssuer labels the TOTP entries authenticator apps show.
+	// Default: the host of PublicURL.
+	TOTPIssuer string
 }
 
 // The defaults New applies to a zero Config field.
@@ -89,6 +96,7 @@ const (
 	DefaultVerificationTTL        = 24 * time.Hour
 	DefaultMailAttempts           = 8
 	DefaultMailRetryDelay         = 10 * time.Second
+	DefaultReauthWindow           = 10 * time.Minute
 )
 
 // withDefaults returns c with every zero field set to its default.
@@ -110,11 +118,18 @@ func (c Config) withDefaults() Config {
 	def(&c.VerificationTTL, DefaultVerificationTTL)
 	def(&c.MailRetryDelay, DefaultMailRetryDelay)
 	def(&c.MailInterval, time.Second)
+	def(&c.ReauthWindow, DefaultReauthWindow)
 	if c.MailAttempts == 0 {
 		c.MailAttempts = DefaultMailAttempts
 	}
 	if c.PublicURL == "" {
 		c.PublicURL = c.Issuer
+	}
+	if c.TOTPIssuer == "" {
+		c.TOTPIssuer = "latch"
+		if u, err := url.Parse(c.PublicURL); err == nil && u.Host != "" {
+			c.TOTPIssuer = u.Host
+		}
 	}
 	if c.FollowInterval == 0 {
 		c.FollowInterval = DefaultFollowInterval
@@ -136,6 +151,8 @@ func (c Config) validate() error {
 		return errors.New("latch: Config.RefreshReuseGrace must not be negative")
 	case c.MaxSessionsPerUser < 0:
 		return errors.New("latch: Config.MaxSessionsPerUser must not be negative")
+	case c.ReauthWindow < 0:
+		return errors.New("latch: Config.ReauthWindow must not be negative")
 	case c.RecoveryTTL < 0, c.VerificationTTL < 0, c.MailRetryDelay < 0, c.MailAttempts < 0:
 		return errors.New("latch: Config mail lifetimes and attempts must not be negative")
 	}
@@ -206,6 +223,15 @@ type Deps struct {
 	// "reset:"+user ID). Optional: nil means no bound.
 	MailLimiter RateLimiter
 
+	// Factors keeps second factors and TOTP computes their codes; with
+	// both (and AccountTokens, which keeps the mfa_token) accounts can
+	// add TOTP and recovery codes, and logins ask for them. Optional:
+	// without them those features answer ErrUnavailable.
+	Factors FactorStore
+	TOTP    TOTPCodes
+	// Sealer, when set, encrypts TOTP secrets at rest (--master-key).
+	Sealer SecretSealer
+
 	// OnEvent, when set, is told of every security event (the audit trail
 	// and the metrics; see Event, AuditLogger and Events). It is called on
 	// the request's goroutine and must not block.
@@ -239,6 +265,9 @@ type Service struct {
 	outbox      Outbox
 	mailer      Mailer
 	mailLimiter RateLimiter
+	factors     FactorStore
+	totp        TOTPCodes
+	sealer      SecretSealer
 	mailKick    chan struct{}
 	bgMu        sync.Mutex // guards bgClosed and bgWG.Add
 	bgClosed    bool
@@ -286,6 +315,7 @@ func New(cfg Config, deps Deps) (*Service, error) {
 		normalizeEmail: deps.NormalizeEmail, checkPassword: deps.CheckPassword, dummyHash: deps.DummyHash,
 		logger: deps.Logger, now: deps.Now, rand: deps.Rand, onEvent: deps.OnEvent, onKeysChanged: deps.OnKeysChanged,
 		tokens: deps.AccountTokens, outbox: deps.Outbox, mailer: deps.Mailer, mailLimiter: deps.MailLimiter,
+		factors: deps.Factors, totp: deps.TOTP, sealer: deps.Sealer,
 		evict:    func(string) {},
 		subs:     map[*subscriber]struct{}{},
 		kick:     make(chan struct{}, 1),
@@ -456,7 +486,7 @@ func storeErr(err error) error {
 	if err == nil {
 		return nil
 	}
-	for _, known := range []error{ErrNotFound, ErrEmailTaken, ErrRefreshReused, ErrUnavailable, ErrInvalidToken} {
+	for _, known := range []error{ErrNotFound, ErrEmailTaken, ErrRefreshReused, ErrUnavailable, ErrInvalidToken, ErrCredentialTaken} {
 		if errors.Is(err, known) {
 			return err
 		}

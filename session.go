@@ -39,6 +39,10 @@ type Session struct {
 	ExpiresAt     time.Time // absolute deadline
 	UserAgent     string    // as of login
 	IP            string    // as of login
+	// AMR is how the login that started the session authenticated (RFC
+	// 8176 values: AMRPassword, AMROTP, AMRHardwareKey, AMRMultiFactor);
+	// CreatedAt is its auth_time.
+	AMR []string
 }
 
 // Deadline is when the session dies if unused: the earlier of its idle and

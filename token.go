@@ -26,6 +26,8 @@ type AccessClaims struct {
 	ID        string    // jti
 	SessionID string    // sid: the refresh family or session handle
 	Role      string
+	AMR       []string  // amr: how the login behind the token authenticated
+	AuthTime  time.Time // auth_time: when that login happened; zero when absent
 }
 
 // TokenSigner signs access tokens with the current key.

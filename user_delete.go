@@ -22,6 +22,11 @@ func (s *Service) DeleteUser(ctx context.Context, userID string) error {
 		return storeErr(err)
 	}
 	s.accounts.drop(userID)
+	if s.factors != nil { // stores without a foreign key to the account
+		if err := s.factors.DeleteFactors(ctx, userID); err != nil {
+			s.logger.Warn("deleting the factors of a deleted account", "user_id", userID, "err", err)
+		}
+	}
 	s.emit(ctx, Event{Kind: EventAccountDelete, UserID: userID})
 	return nil
 }

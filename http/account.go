@@ -84,13 +84,32 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	res, err := s.Service.Login(r.Context(), latch.LoginRequest{
 		Email: *req.Email, Password: *req.Password, Mode: mode,
 		UserAgent: r.UserAgent(), IP: clientIP(r), PlantedSecret: cookie(r, s.cookies.session),
+		Carry: delivery,
 	})
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
+	s.writeLogin(w, res)
+}
+
+// mfaRequiredJSON is the answer of a login that owes a second factor.
+type mfaRequiredJSON struct {
+	MFARequired bool     `json:"mfa_required"`
+	MFAToken    string   `json:"mfa_token"`
+	Methods     []string `json:"methods"`
+}
+
+// writeLogin answers a login (of either step) as API.md §4 and §8 say: the
+// second step's challenge, a session with its cookies, or tokens delivered
+// as the login asked (res.Carry: "cookie" or "body").
+func (s *Server) writeLogin(w http.ResponseWriter, res *latch.LoginResult) {
 	noStore(w)
-	if mode == latch.KindSession {
+	if res.MFA != nil {
+		writeJSON(w, 200, mfaRequiredJSON{MFARequired: true, MFAToken: res.MFA.Token, Methods: res.MFA.Methods})
+		return
+	}
+	if res.Session.Kind == latch.KindSession {
 		s.setSessionCookies(w, res.Secret, res.CSRFToken, res.Session.ExpiresAt)
 		writeJSON(w, 200, sessionLoginJSON{
 			CSRFToken: res.CSRFToken,
@@ -100,7 +119,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		})
 		return
 	}
-	s.writeTokens(w, res.User, res.Access, res.Secret, res.Session, delivery == "cookie")
+	s.writeTokens(w, res.User, res.Access, res.Secret, res.Session, res.Carry != "body")
 }
 
 func (s *Server) changePassword(w http.ResponseWriter, r *http.Request) {

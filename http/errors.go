@@ -29,6 +29,8 @@ var problems = []problemKind{
 	{latch.ErrWeakPassword, 400, "weak_password", "The password is too weak."},
 	{latch.ErrInvalidToken, 400, "invalid_token", "The link is not valid: it is unknown, used or expired."},
 	{latch.ErrEmailTaken, 409, "email_taken", "The email address already has an account."},
+	{latch.ErrCredentialTaken, 409, "credential_exists", "This passkey is registered already."},
+	{latch.ErrInvalidCode, 401, "invalid_credentials", "The code is not valid."},
 	{latch.ErrInvalidCredentials, 401, "invalid_credentials", "Invalid email or password."},
 	{latch.ErrUnauthenticated, 401, "unauthenticated", "Authentication is required."},
 	{latch.ErrInvalidRefreshToken, 401, "invalid_refresh_token", "The refresh token is not valid."},
@@ -37,6 +39,7 @@ var problems = []problemKind{
 	{latch.ErrWrongPassword, 403, "wrong_password", "The current password is wrong."},
 	{latch.ErrAccountDisabled, 403, "account_disabled", "The account is disabled."},
 	{latch.ErrEmailUnverified, 403, "email_unverified", "The email address is not verified yet."},
+	{latch.ErrReauthRequired, 403, "reauth_required", "This change needs a recent login: sign in again, then retry."},
 	{latch.ErrForbidden, 403, "forbidden", "Not allowed."},
 	{latch.ErrNotFound, 404, "not_found", "Not found."},
 	{errMethod, 405, "method_not_allowed", "Method not allowed."},
@@ -87,8 +90,13 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	}
 	doc := problem{Type: "about:blank", Title: p.title, Status: p.status, Code: p.code}
 	var d *detailError
-	if errors.As(err, &d) && p.status == 400 {
+	var re *latch.RequestError
+	switch {
+	case p.status != 400:
+	case errors.As(err, &d):
 		doc.Detail = d.detail
+	case errors.As(err, &re):
+		doc.Detail = re.Detail
 	}
 	h := w.Header()
 	var rl *latch.RateLimitError

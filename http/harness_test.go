@@ -29,6 +29,7 @@ import (
 	"github.com/latch-dev/latch/mail"
 	"github.com/latch-dev/latch/memory"
 	"github.com/latch-dev/latch/password"
+	"github.com/latch-dev/latch/totp"
 )
 
 // The harness wires a real latch.Service on the memory stores, exactly as
@@ -155,6 +156,7 @@ type testServer struct {
 	Throttle *spyThrottle
 	Tokens   *memory.AccountTokenStore
 	Outbox   *memory.Outbox
+	Factors  *memory.FactorStore
 	SMTP     *smtptest.Server // the mail server latch sends to; its mail is read by the tests
 	Logs     *testkit.Buffer
 	Audit    *testkit.Buffer // the audit trail, one JSON line per event
@@ -187,7 +189,7 @@ func newTestServer(t testing.TB, opts ...option) *testServer {
 	if sh := cfg.shared; sh != nil {
 		ts.Issuer, ts.Clock, ts.Faults = sh.Issuer, sh.Clock, sh.Faults
 		ts.Users, ts.Sessions, ts.Revs = sh.Users, sh.Sessions, sh.Revs
-		ts.Tokens, ts.Outbox, ts.SMTP = sh.Tokens, sh.Outbox, sh.SMTP
+		ts.Tokens, ts.Outbox, ts.SMTP, ts.Factors = sh.Tokens, sh.Outbox, sh.SMTP, sh.Factors
 		ts.keyStore, ts.Keys = sh.keyStore, sh.Keys
 		if cfg.clock != nil {
 			ts.Clock = cfg.clock
@@ -197,7 +199,7 @@ func newTestServer(t testing.TB, opts ...option) *testServer {
 		ts.Users = &faultyUsers{UserStore: &memory.UserStore{}, f: ts.Faults}
 		ts.Sessions = &faultySessions{SessionStore: &memory.SessionStore{}, f: ts.Faults}
 		ts.Revs = &faultyRevocations{RevocationStore: &memory.RevocationStore{}, f: ts.Faults}
-		ts.Tokens, ts.Outbox = &memory.AccountTokenStore{}, &memory.Outbox{}
+		ts.Tokens, ts.Outbox, ts.Factors = &memory.AccountTokenStore{}, &memory.Outbox{}, &memory.FactorStore{}
 		ts.SMTP = smtptest.Start(t, cfg.smtp)
 		ts.keyStore = &memory.KeyStore{}
 		k, err := jose.GenerateKey(jose.EdDSA, ts.Clock.Now())
@@ -267,6 +269,7 @@ func newTestServer(t testing.TB, opts ...option) *testServer {
 		PublicURL: cfg.publicURL, RequireVerifiedEmail: cfg.requireVerified, MailInterval: mailInterval,
 	}, latch.Deps{
 		AccountTokens: ts.Tokens, Outbox: ts.Outbox, Mailer: mailer, MailLimiter: mailLimiter,
+		Factors: ts.Factors, TOTP: totp.Codes{},
 		Users:       instrumented.Users(ts.Users, "memory", ts.Metrics.StoreObserver),
 		Sessions:    sessions,
 		Revocations: instrumented.Revocations(ts.Revs, "memory", ts.Metrics.StoreObserver),

@@ -50,7 +50,20 @@ func appendWhoami(b []byte, p *latch.Principal) []byte {
 	b = appendJSONString(b, p.SessionID)
 	b = append(b, `,"expires_at":"`...)
 	b = appendTimestamp(b, p.ExpiresAt)
-	return append(b, "\"}}\n"...)
+	b = append(b, `","amr":[`...)
+	for i, m := range p.AMR() {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendJSONString(b, m)
+	}
+	b = append(b, ']')
+	if at := p.AuthTime(); !at.IsZero() {
+		b = append(b, `,"auth_time":"`...)
+		b = appendTimestamp(b, at)
+		b = append(b, '"')
+	}
+	return append(b, "}}\n"...)
 }
 
 // appendTimestamp appends t as RFC 3339 in UTC to the second, the form of

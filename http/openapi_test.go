@@ -2,6 +2,7 @@ package http_test
 
 import (
 	"context"
+	"encoding/base32"
 	"fmt"
 	"io"
 	"net/http"
@@ -273,6 +274,34 @@ func TestOpenAPI_responses(t *testing.T) {
 		}
 	}
 
+	// Second factors (API.md §8): an account with TOTP; one whose TOTP
+	// waits for confirmation; one locked by wrong passwords given to a
+	// second-factor change; and a server whose clock has left every login
+	// older than --reauth-window.
+	mfaAddr, mfaPW := ts.newUser(t)
+	mfaS := ts.MustLogin(t, mfaAddr, mfaPW)
+	app := ts.addTOTP(t, mfaS, mfaPW)
+	cfAddr, cfPW := ts.newUser(t)
+	cf := ts.MustLogin(t, cfAddr, cfPW)
+	setup := ts.do(t, "POST", "/v1/mfa/totp", map[string]string{"current_password": cfPW}, as(cf))
+	setup.want(t, 200, "")
+	cfSecret, err := base32.StdEncoding.WithPadding(base32.NoPadding).DecodeString(setup.str(t, "secret"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfCode := (&authenticator{ts: ts, secret: cfSecret}).code(t, 0)
+	lkAddr, lkPW := ts.newUser(t)
+	lk := ts.MustLogin(t, lkAddr, lkPW)
+	for range 3 {
+		ts.do(t, "POST", "/v1/mfa/totp", map[string]string{"current_password": "not it"}, as(lk)).want(t, 403, "wrong_password")
+	}
+	stale := newTestServer(t)
+	stAddr, stPW := stale.newUser(t)
+	st := stale.MustLogin(t, stAddr, stPW)
+	stale.Clock.Advance(10*time.Minute + time.Second)
+	withPW := func(pw string) map[string]string { return map[string]string{"current_password": pw} }
+	unknownCookie := withCookie(sessionCookie, "an-unknown-session-secret-of-some-length")
+
 	probes := []probe{
 		{op: "GET /healthz"}, {op: "GET /readyz"}, {op: "GET /readyz", before: outage, after: restore},
 		{op: "GET /metrics"}, {op: "GET /openapi.yaml"},
@@ -333,6 +362,41 @@ func TestOpenAPI_responses(t *testing.T) {
 			mailLimited.do(t, "POST", "/v1/email/change", change("first@example.com", mlPW), as(ml))
 		}},
 		{op: "POST /v1/login", body: loginBody(uvAddr, uvPW), server: unverified},
+		{op: "POST /v1/password", body: map[string]string{"current_password": stPW, "new_password": "another long passphrase"}, opts: []reqOpt{as(st)}, server: stale},
+		{op: "POST /v1/email/change", body: change("stale@example.com", stPW), opts: []reqOpt{as(st)}, server: stale},
+
+		{op: "POST /v1/login/mfa", body: map[string]string{"mfa_token": ts.mfaToken(t, loginBody(mfaAddr, mfaPW)), "totp": "000000"}},
+		{op: "POST /v1/login/mfa", body: map[string]string{"mfa_token": ts.mfaToken(t, loginBody(mfaAddr, mfaPW)), "totp": app.code(t, 0)}},
+		{op: "POST /v1/login/mfa", body: map[string]string{"mfa_token": "unknown", "totp": "000000"}},
+		{op: "POST /v1/login/mfa", body: map[string]string{"mfa_token": "x", "totp": "000000"}, server: limited},
+		{op: "POST /v1/login/mfa", body: map[string]string{"mfa_token": ts.mfaToken(t, loginBody(mfaAddr, mfaPW)), "totp": "000000"}, before: outage, after: restore},
+		{op: "POST /v1/mfa/totp", body: withPW(pw), opts: []reqOpt{as(s)}},
+		{op: "POST /v1/mfa/totp", body: withPW(mfaPW), opts: []reqOpt{as(mfaS)}},
+		{op: "POST /v1/mfa/totp", body: withPW(pw)},
+		{op: "POST /v1/mfa/totp", body: withPW("not it"), opts: []reqOpt{as(s)}},
+		{op: "POST /v1/mfa/totp", body: withPW(stPW), opts: []reqOpt{as(st)}, server: stale},
+		{op: "POST /v1/mfa/totp", body: withPW(lkPW), opts: []reqOpt{as(lk)}},
+		{op: "POST /v1/mfa/totp", body: withPW(pw), opts: []reqOpt{as(s)}, before: outage, after: restore},
+		{op: "POST /v1/mfa/totp/confirm", body: map[string]string{"code": "000000"}, opts: []reqOpt{as(cf)}},
+		{op: "POST /v1/mfa/totp/confirm", body: map[string]string{"code": cfCode}, opts: []reqOpt{as(cf)}},
+		{op: "POST /v1/mfa/totp/confirm", body: map[string]string{"code": cfCode}},
+		{op: "POST /v1/mfa/totp/confirm", body: map[string]string{"code": "000000"}, opts: []reqOpt{as(st)}, server: stale},
+		{op: "POST /v1/mfa/totp/confirm", body: map[string]string{"code": "000000"}, opts: []reqOpt{unknownCookie}, before: outage, after: restore},
+		{op: "POST /v1/mfa/recovery-codes", body: withPW(mfaPW), opts: []reqOpt{as(mfaS)}},
+		{op: "POST /v1/mfa/recovery-codes", body: withPW(pw), opts: []reqOpt{as(s)}},
+		{op: "POST /v1/mfa/recovery-codes", body: withPW(pw)},
+		{op: "POST /v1/mfa/recovery-codes", body: withPW("not it"), opts: []reqOpt{as(mfaS)}},
+		{op: "POST /v1/mfa/recovery-codes", body: withPW(stPW), opts: []reqOpt{as(st)}, server: stale},
+		{op: "POST /v1/mfa/recovery-codes", body: withPW(lkPW), opts: []reqOpt{as(lk)}},
+		{op: "POST /v1/mfa/recovery-codes", body: withPW(mfaPW), opts: []reqOpt{as(mfaS)}, before: outage, after: restore},
+		{op: "DELETE /v1/mfa/totp", body: map[string]string{"current_password": mfaPW, "code": "000000"}, opts: []reqOpt{as(mfaS)}},
+		{op: "DELETE /v1/mfa/totp", body: map[string]string{"current_password": mfaPW, "code": app.code(t, 1)}, opts: []reqOpt{as(mfaS)}},
+		{op: "DELETE /v1/mfa/totp", body: map[string]string{"current_password": mfaPW, "code": app.code(t, 1)}, opts: []reqOpt{as(mfaS)}},
+		{op: "DELETE /v1/mfa/totp", body: map[string]string{"current_password": pw, "code": "000000"}},
+		{op: "DELETE /v1/mfa/totp", body: map[string]string{"current_password": "not it", "code": "000000"}, opts: []reqOpt{as(s)}},
+		{op: "DELETE /v1/mfa/totp", body: map[string]string{"current_password": stPW, "code": "000000"}, opts: []reqOpt{as(st)}, server: stale},
+		{op: "DELETE /v1/mfa/totp", body: map[string]string{"current_password": lkPW, "code": "000000"}, opts: []reqOpt{as(lk)}},
+		{op: "DELETE /v1/mfa/totp", body: map[string]string{"current_password": pw, "code": "000000"}, opts: []reqOpt{as(s)}, before: outage, after: restore},
 		{op: "POST /v1/token/refresh", body: map[string]string{"refresh_token": ts.MustTokenLogin(t, addr, pw).Refresh}},
 		{op: "POST /v1/token/refresh", body: map[string]string{"refresh_token": "unknown"}},
 		{op: "POST /v1/token/refresh", body: map[string]string{"refresh_token": spent.Refresh}},

@@ -154,6 +154,10 @@ func (s *Server) Handler() http.Handler {
 
 	handle("/v1/signup", route{"POST": s.audited(s.limited(s.signup))}, false)
 	handle("/v1/login", route{"POST": s.audited(s.limited(s.login))}, false)
+	handle("/v1/login/mfa", route{"POST": s.audited(s.limited(s.loginMFA))}, false)
+	handle("/v1/mfa/totp", route{"POST": s.audited(s.beginTOTP), "DELETE": s.audited(s.disableTOTP)}, false)
+	handle("/v1/mfa/totp/confirm", route{"POST": s.audited(s.confirmTOTP)}, false)
+	handle("/v1/mfa/recovery-codes", route{"POST": s.audited(s.newRecoveryCodes)}, false)
 	handle("/v1/whoami", route{"GET": s.whoami}, false)
 	handle("/v1/logout", route{"POST": s.audited(s.logout)}, false)
 	handle("/v1/logout-all", route{"POST": s.audited(s.logoutAll)}, false)

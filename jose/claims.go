@@ -42,6 +42,9 @@ type payload struct {
 	Jti  string   `json:"jti"`
 	Sid  string   `json:"sid"`
 	Role string   `json:"role"`
+	AMR  []string `json:"amr"`
+	// AuthTime is optional: tokens from before latch carried it lack it.
+	AuthTime *float64 `json:"auth_time"`
 }
 
 var (
@@ -130,6 +133,8 @@ func (c *claims) Validate() error {
 		return refuse(ErrClaims, "iat")
 	case p.Nbf != nil && !validDate(p.Nbf):
 		return refuse(ErrClaims, "nbf")
+	case p.AuthTime != nil && !validDate(p.AuthTime):
+		return refuse(ErrClaims, "auth_time")
 	case p.Sub == "":
 		return refuse(ErrClaims, "sub")
 	case p.Jti == "":
@@ -156,6 +161,10 @@ func (c *claims) accessClaims() *latch.AccessClaims {
 		ID:        p.Jti,
 		SessionID: p.Sid,
 		Role:      p.Role,
+		AMR:       p.AMR,
+	}
+	if p.AuthTime != nil {
+		out.AuthTime = toTime(p.AuthTime)
 	}
 	if p.Nbf != nil {
 		out.NotBefore = toTime(p.Nbf)

@@ -22,6 +22,11 @@ const MinMasterKey = 16
 // makes every sealed key unreadable.
 const sealInfo = "latch signing-key seal v1"
 
+// secretInfo derives the key that seals account secrets (TOTP keys), so
+// that no sealed secret can be passed off as a sealed signing key or the
+// other way round.
+const secretInfo = "latch account-secret seal v1"
+
 // sealV1 is the first byte of a sealed blob, so the format can change
 // without guessing what an old row holds.
 const sealV1 byte = 1
@@ -57,7 +62,30 @@ func (e *sealError) Unwrap() error { return e.err }
 // leaves keys in clear and Open refuses sealed ones with a clear error. It is
 // safe for concurrent use.
 type Sealer struct {
-	aead cipher.AEAD
+	aead    cipher.AEAD // signing keys
+	secrets cipher.AEAD // account secrets (SealSecret)
+}
+
+var _ latch.SecretSealer = (*Sealer)(nil)
+
+// newAEAD derives an AES-256-GCM key from masterKey for one purpose.
+func newAEAD(masterKey, info string) (cipher.AEAD, error) {
+	key, err := hkdf.Key(sha256.New, []byte(masterKey), nil, info, 32)
+	if err != nil {
+		return nil, fmt.Errorf("jose: derive sealing key: %w", err)
+	}
+	block, err := aes.NewCipher(key)
+	if err != nil {
+		return nil, fmt.Errorf("jose: sealing cipher: %w", err)
+	}
+	// Random 96-bit nonces: a master key seals a few keys and one secret
+	// per account with a second factor, far below the 2^32 messages where
+	// collisions start to matter.
+	aead, err := cipher.NewGCMWithRandomNonce(block)
+	if err != nil {
+		return nil, fmt.Errorf("jose: sealing cipher: %w", err)
+	}
+	return aead, nil
 }
 
 // NewSealer derives the sealing key from masterKey with HKDF-SHA256. An
@@ -67,21 +95,15 @@ func NewSealer(masterKey string) (*Sealer, error) {
 	if len(masterKey) < MinMasterKey {
 		return nil, fmt.Errorf("jose: --master-key must be at least %d bytes of random data", MinMasterKey)
 	}
-	key, err := hkdf.Key(sha256.New, []byte(masterKey), nil, sealInfo, 32)
+	aead, err := newAEAD(masterKey, sealInfo)
 	if err != nil {
-		return nil, fmt.Errorf("jose: derive sealing key: %w", err)
+		return nil, err
 	}
-	block, err := aes.NewCipher(key)
+	secrets, err := newAEAD(masterKey, secretInfo)
 	if err != nil {
-		return nil, fmt.Errorf("jose: sealing cipher: %w", err)
+		return nil, err
 	}
-	// Random 96-bit nonces: a master key seals a handful of keys in its
-	// life, far below the 2^32 messages where collisions start to matter.
-	aead, err := cipher.NewGCMWithRandomNonce(block)
-	if err != nil {
-		return nil, fmt.Errorf("jose: sealing cipher: %w", err)
-	}
-	return &Sealer{aead: aead}, nil
+	return &Sealer{aead: aead, secrets: secrets}, nil
 }
 
 // Seal returns a copy of k with Private encrypted and Sealed set. With a nil
@@ -124,4 +146,26 @@ func (s *Sealer) Open(k *latch.SigningKey) (*latch.SigningKey, error) {
 	out.Private = plain
 	out.Sealed = false
 	return &out, nil
+}
+
+// SealSecret implements latch.SecretSealer: AES-256-GCM under a key of its
+// own derived from the master key, with aad (the record the secret belongs
+// to) as additional data.
+func (s *Sealer) SealSecret(plain, aad []byte) ([]byte, error) {
+	blob := make([]byte, 1, 1+len(plain)+s.secrets.Overhead())
+	blob[0] = sealV1
+	return s.secrets.Seal(blob, nil, plain, aad), nil
+}
+
+// OpenSecret implements latch.SecretSealer. A secret sealed under another
+// master key, for another record, or altered wraps ErrWrongMasterKey.
+func (s *Sealer) OpenSecret(sealed, aad []byte) ([]byte, error) {
+	if len(sealed) == 0 || sealed[0] != sealV1 {
+		return nil, fmt.Errorf("jose: sealed secret: %w", ErrWrongMasterKey)
+	}
+	plain, err := s.secrets.Open(nil, nil, sealed[1:], aad)
+	if err != nil {
+		return nil, fmt.Errorf("jose: sealed secret: %w", ErrWrongMasterKey)
+	}
+	return plain, nil
 }

@@ -43,11 +43,15 @@ type wireClaims struct {
 	Jti  string `json:"jti"`
 	Sid  string `json:"sid"`
 	Role string `json:"role"`
+	// amr and auth_time (API.md §8): how and when the login behind the
+	// token happened.
+	AMR      []string `json:"amr,omitempty"`
+	AuthTime int64    `json:"auth_time,omitempty"`
 }
 
 // Sign implements latch.TokenSigner: a compact JWS whose header is exactly
 // {"alg","typ":"at+jwt","kid"} and whose claims are iss, sub, aud, exp, iat,
-// nbf (only when set), jti, sid and role. Times are whole seconds. It refuses
+// nbf (only when set), jti, sid, role, and amr and auth_time (when set). Times are whole seconds. It refuses
 // claims a Verifier would refuse, so a bug upstream fails here, loudly,
 // rather than at every client.
 func (s *Signer) Sign(_ context.Context, c *latch.AccessClaims) (string, error) {
@@ -62,6 +66,10 @@ func (s *Signer) Sign(_ context.Context, c *latch.AccessClaims) (string, error) 
 		Jti:  c.ID,
 		Sid:  c.SessionID,
 		Role: c.Role,
+		AMR:  c.AMR,
+	}
+	if !c.AuthTime.IsZero() {
+		w.AuthTime = c.AuthTime.Unix()
 	}
 	if len(c.Audience) == 1 {
 		w.Aud = c.Audience[0]

@@ -57,6 +57,18 @@ func (s *AccountTokenStore) ConsumeAccountToken(_ context.Context, hash []byte, 
 	return t, nil
 }
 
+// FailAccountToken implements latch.AccountTokenStore.
+func (s *AccountTokenStore) FailAccountToken(_ context.Context, hash []byte, now time.Time) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t, ok := s.m[string(hash)]
+	if !ok || !t.ExpiresAt.After(now) {
+		return 0, latch.ErrNotFound
+	}
+	t.Attempts++
+	return t.Attempts, nil
+}
+
 // DeleteAccountTokens implements latch.AccountTokenStore.
 func (s *AccountTokenStore) DeleteAccountTokens(_ context.Context, userID string, purpose latch.TokenPurpose) error {
 	s.mu.Lock()

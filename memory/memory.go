@@ -10,6 +10,7 @@ package memory
 
 import (
 	"bytes"
+	"slices"
 	"time"
 
 	"github.com/latch-dev/latch"
@@ -33,6 +34,7 @@ func copySession(s *latch.Session) *latch.Session {
 	c.TokenHash = bytes.Clone(s.TokenHash)
 	c.CSRFHash = bytes.Clone(s.CSRFHash)
 	c.PrevHash = bytes.Clone(s.PrevHash)
+	c.AMR = slices.Clone(s.AMR)
 	return &c
 }
 

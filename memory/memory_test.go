@@ -18,6 +18,7 @@ func TestStores(t *testing.T) {
 			Keys:          new(memory.KeyStore),
 			AccountTokens: new(memory.AccountTokenStore),
 			Outbox:        new(memory.Outbox),
+			Factors:       new(memory.FactorStore),
 		}
 	})
 }

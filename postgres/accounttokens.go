@@ -11,11 +11,11 @@ import (
 
 var _ latch.AccountTokenStore = (*DB)(nil)
 
-const tokenColumns = `hash, purpose, user_id, email, created_at, expires_at`
+const tokenColumns = `hash, purpose, user_id, email, created_at, expires_at, data, attempts`
 
 func scanToken(row pgx.Row) (*latch.AccountToken, error) {
 	var t latch.AccountToken
-	if err := row.Scan(&t.Hash, (*string)(&t.Purpose), &t.UserID, &t.Email, timeDest{&t.CreatedAt}, timeDest{&t.ExpiresAt}); err != nil {
+	if err := row.Scan(&t.Hash, (*string)(&t.Purpose), &t.UserID, &t.Email, timeDest{&t.CreatedAt}, timeDest{&t.ExpiresAt}, &t.Data, &t.Attempts); err != nil {
 		return nil, err
 	}
 	return &t, nil
@@ -23,8 +23,8 @@ func scanToken(row pgx.Row) (*latch.AccountToken, error) {
 
 // CreateAccountToken implements latch.AccountTokenStore.
 func (db *DB) CreateAccountToken(ctx context.Context, t *latch.AccountToken) error {
-	_, err := db.exec(ctx, "create account token", `INSERT INTO account_tokens (`+tokenColumns+`) VALUES ($1, $2, $3, $4, $5, $6)`,
-		t.Hash, string(t.Purpose), t.UserID, t.Email, t.CreatedAt, t.ExpiresAt)
+	_, err := db.exec(ctx, "create account token", `INSERT INTO account_tokens (`+tokenColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+		t.Hash, string(t.Purpose), t.UserID, t.Email, t.CreatedAt, t.ExpiresAt, t.Data, t.Attempts)
 	return err
 }
 
@@ -39,6 +39,18 @@ func (db *DB) AccountToken(ctx context.Context, hash []byte, now time.Time) (*la
 func (db *DB) ConsumeAccountToken(ctx context.Context, hash []byte, now time.Time) (*latch.AccountToken, error) {
 	return get(ctx, db, "consume account token", scanToken,
 		`DELETE FROM account_tokens WHERE hash = $1 AND expires_at > $2 RETURNING `+tokenColumns, hash, now)
+}
+
+// FailAccountToken implements latch.AccountTokenStore.
+func (db *DB) FailAccountToken(ctx context.Context, hash []byte, now time.Time) (int, error) {
+	n, err := get(ctx, db, "fail account token", func(row pgx.Row) (*int, error) {
+		var n int
+		return &n, row.Scan(&n)
+	}, `UPDATE account_tokens SET attempts = attempts + 1 WHERE hash = $1 AND expires_at > $2 RETURNING attempts`, hash, now)
+	if err != nil {
+		return 0, err
+	}
+	return *n, nil
 }
 
 // DeleteAccountTokens implements latch.AccountTokenStore.

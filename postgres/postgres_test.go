@@ -115,7 +115,7 @@ func rawConn(tb testing.TB, schema string) *pgx.Conn {
 func TestStores(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) storetest.Stores {
 		db := open(t)
-		return storetest.Stores{Users: db, Sessions: db, Revocations: db, Keys: db, AccountTokens: db, Outbox: db}
+		return storetest.Stores{Users: db, Sessions: db, Revocations: db, Keys: db, AccountTokens: db, Outbox: db, Factors: db}
 	})
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -12,13 +13,13 @@ import (
 )
 
 const sessionColumns = `id, user_id, kind, token_hash, csrf_hash, prev_hash, rotated_at, grace_used,
-	created_at, last_seen_at, idle_expires_at, expires_at, user_agent, ip`
+	created_at, last_seen_at, idle_expires_at, expires_at, user_agent, ip, amr`
 
 func scanSession(row pgx.Row) (*latch.Session, error) {
 	var s latch.Session
 	err := row.Scan(&s.ID, &s.UserID, (*string)(&s.Kind), &s.TokenHash, &s.CSRFHash, &s.PrevHash,
 		timeDest{&s.RotatedAt}, &s.GraceUsed, timeDest{&s.CreatedAt}, timeDest{&s.LastSeenAt},
-		timeDest{&s.IdleExpiresAt}, timeDest{&s.ExpiresAt}, &s.UserAgent, &s.IP)
+		timeDest{&s.IdleExpiresAt}, timeDest{&s.ExpiresAt}, &s.UserAgent, &s.IP, amrDest{&s.AMR})
 	if err != nil {
 		return nil, err
 	}
@@ -31,12 +32,12 @@ func scanSession(row pgx.Row) (*latch.Session, error) {
 func (db *DB) CreateSession(ctx context.Context, s *latch.Session) error {
 	_, err := db.exec(ctx, "create session", `WITH s AS (
 			INSERT INTO sessions (`+sessionColumns+`)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
 			RETURNING id, prev_hash
 		)
 		INSERT INTO refresh_spent (hash, session_id) SELECT prev_hash, id FROM s WHERE length(prev_hash) > 0`,
 		s.ID, s.UserID, string(s.Kind), s.TokenHash, s.CSRFHash, s.PrevHash, nullTime(s.RotatedAt), s.GraceUsed,
-		s.CreatedAt, s.LastSeenAt, s.IdleExpiresAt, s.ExpiresAt, s.UserAgent, s.IP)
+		s.CreatedAt, s.LastSeenAt, s.IdleExpiresAt, s.ExpiresAt, s.UserAgent, s.IP, strings.Join(s.AMR, " "))
 	return err
 }
 
@@ -231,4 +232,24 @@ func (db *DB) CountLiveSessions(ctx context.Context, now time.Time) (int, error)
 		return 0, db.fail(ctx, "count sessions", err)
 	}
 	return n, nil
+}
+
+// amrDest scans the space-separated amr column into a Session's AMR.
+type amrDest struct{ amr *[]string }
+
+func (d amrDest) Scan(src any) error {
+	var v string
+	switch x := src.(type) {
+	case string:
+		v = x
+	case []byte:
+		v = string(x)
+	default:
+		return fmt.Errorf("postgres: amr column holds %T, want text", src)
+	}
+	*d.amr = nil
+	if v != "" {
+		*d.amr = strings.Fields(v)
+	}
+	return nil
 }

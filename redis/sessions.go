@@ -457,7 +457,10 @@ return 1
 
 var fillScript = goredis.NewScript(fillSource)
 
-const recordVersion = 1
+// recordVersion is the layout of a session copy after its header. A copy
+// of another version is not read (the database answers, and the copy is
+// replaced): version 2 added the amr.
+const recordVersion = 2
 
 func kindByte(k latch.SessionKind) byte {
 	switch k {
@@ -471,7 +474,7 @@ func kindByte(k latch.SessionKind) byte {
 
 // encodeSession returns the Redis form of a session (see useScript).
 func encodeSession(s *latch.Session) string {
-	b := make([]byte, 0, 96+len(s.ID)+len(s.UserID)+len(s.Kind)+len(s.TokenHash)+len(s.CSRFHash)+len(s.PrevHash)+len(s.UserAgent)+len(s.IP))
+	b := make([]byte, 0, 96+len(s.ID)+len(s.UserID)+len(s.Kind)+len(s.TokenHash)+len(s.CSRFHash)+len(s.PrevHash)+len(s.UserAgent)+len(s.IP)+16)
 	for _, t := range []time.Time{s.IdleExpiresAt, s.LastSeenAt, s.ExpiresAt} {
 		b = appendHeaderField(b, t)
 	}
@@ -489,6 +492,9 @@ func encodeSession(s *latch.Session) string {
 	} else {
 		b = append(b, 0)
 	}
+	amr := strings.Join(s.AMR, " ")
+	b = binary.AppendUvarint(b, uint64(len(amr)))
+	b = append(b, amr...)
 	return string(b)
 }
 
@@ -548,6 +554,9 @@ func decodeSession(v string) (*latch.Session, error) {
 	s.RotatedAt, s.CreatedAt = r.time(), r.time()
 	s.LastSeenAt, s.IdleExpiresAt, s.ExpiresAt = r.time(), r.time(), r.time()
 	s.GraceUsed = r.byte() == 1
+	if amr := r.str(); amr != "" {
+		s.AMR = strings.Fields(amr)
+	}
 	if r.err != nil || r.s != "" {
 		return nil, errRecord
 	}

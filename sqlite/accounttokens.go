@@ -10,11 +10,11 @@ import (
 
 var _ latch.AccountTokenStore = (*DB)(nil)
 
-const tokenColumns = `hash, purpose, user_id, email, created_at, expires_at`
+const tokenColumns = `hash, purpose, user_id, email, created_at, expires_at, data, attempts`
 
 func scanToken(row rowScanner) (*latch.AccountToken, error) {
 	var t latch.AccountToken
-	if err := row.Scan(&t.Hash, (*string)(&t.Purpose), &t.UserID, &t.Email, timeDest{&t.CreatedAt}, timeDest{&t.ExpiresAt}); err != nil {
+	if err := row.Scan(&t.Hash, (*string)(&t.Purpose), &t.UserID, &t.Email, timeDest{&t.CreatedAt}, timeDest{&t.ExpiresAt}, &t.Data, &t.Attempts); err != nil {
 		return nil, err
 	}
 	return &t, nil
@@ -22,8 +22,8 @@ func scanToken(row rowScanner) (*latch.AccountToken, error) {
 
 // CreateAccountToken implements latch.AccountTokenStore.
 func (db *DB) CreateAccountToken(ctx context.Context, t *latch.AccountToken) error {
-	_, err := db.exec(ctx, nil, `INSERT INTO account_tokens (`+tokenColumns+`) VALUES (?, ?, ?, ?, ?, ?)`,
-		t.Hash, string(t.Purpose), t.UserID, t.Email, nanos(t.CreatedAt), nanos(t.ExpiresAt))
+	_, err := db.exec(ctx, nil, `INSERT INTO account_tokens (`+tokenColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+		t.Hash, string(t.Purpose), t.UserID, t.Email, nanos(t.CreatedAt), nanos(t.ExpiresAt), t.Data, t.Attempts)
 	return fail(ctx, "create account token", err)
 }
 
@@ -50,6 +50,17 @@ func (db *DB) ConsumeAccountToken(ctx context.Context, hash []byte, now time.Tim
 		return nil, err
 	}
 	return t, nil
+}
+
+// FailAccountToken implements latch.AccountTokenStore.
+func (db *DB) FailAccountToken(ctx context.Context, hash []byte, now time.Time) (int, error) {
+	const op = "fail account token"
+	var n int
+	err := db.write(ctx, op, func(tx *sql.Tx) error {
+		return fail(ctx, op, db.row(ctx, tx, `UPDATE account_tokens SET attempts = attempts + 1
+			WHERE hash = ? AND expires_at > ? RETURNING attempts`, hash, nanos(now)).Scan(&n))
+	})
+	return n, err
 }
 
 // DeleteAccountTokens implements latch.AccountTokenStore.

@@ -39,7 +39,7 @@ func openAt(tb testing.TB, path string) *sqlite.DB {
 func TestStores(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) storetest.Stores {
 		db := open(t)
-		return storetest.Stores{Users: db, Sessions: db, Revocations: db, Keys: db, AccountTokens: db, Outbox: db}
+		return storetest.Stores{Users: db, Sessions: db, Revocations: db, Keys: db, AccountTokens: db, Outbox: db, Factors: db}
 	})
 }
 

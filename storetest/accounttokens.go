@@ -11,7 +11,7 @@ import (
 
 func newAccountToken(purpose latch.TokenPurpose) *latch.AccountToken {
 	return &latch.AccountToken{Hash: newHash(), Purpose: purpose, UserID: newID(), Email: newID() + "@example.com",
-		CreatedAt: t0, ExpiresAt: t0.Add(15 * time.Minute)}
+		CreatedAt: t0, ExpiresAt: t0.Add(15 * time.Minute), Data: "token cookie"}
 }
 
 func mustCreateToken(t *testing.T, st latch.AccountTokenStore, tok *latch.AccountToken) {
@@ -40,6 +40,27 @@ func testAccountTokens(t *testing.T, s Stores, open func(*testing.T) Stores) {
 		wantErr(t, "ConsumeAccountToken of a spent token", err, latch.ErrNotFound)
 		_, err = st.AccountToken(ctx(t), tok.Hash, t0)
 		wantErr(t, "AccountToken of a spent token", err, latch.ErrNotFound)
+	})
+
+	t.Run("wrong answers are counted", func(t *testing.T) {
+		tok := newAccountToken(latch.PurposeMFALogin)
+		mustCreateToken(t, st, tok)
+		for want := 1; want <= 3; want++ {
+			n, err := st.FailAccountToken(ctx(t), tok.Hash, t0)
+			wantErr(t, "FailAccountToken", err, nil)
+			if n != want {
+				t.Fatalf("FailAccountToken #%d = %d", want, n)
+			}
+		}
+		got, err := st.AccountToken(ctx(t), tok.Hash, t0)
+		wantErr(t, "AccountToken", err, nil)
+		want := *tok
+		want.Attempts = 3
+		mustEqual(t, "AccountToken after three failures", got, &want)
+		_, err = st.FailAccountToken(ctx(t), tok.Hash, tok.ExpiresAt)
+		wantErr(t, "FailAccountToken at expiry", err, latch.ErrNotFound)
+		_, err = st.FailAccountToken(ctx(t), newHash(), t0)
+		wantErr(t, "FailAccountToken of an unknown token", err, latch.ErrNotFound)
 	})
 
 	t.Run("expiry", func(t *testing.T) {

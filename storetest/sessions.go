@@ -29,6 +29,7 @@ func newSession(userID string, created time.Time) *latch.Session {
 		ExpiresAt:     created.Add(absoluteTimeout),
 		UserAgent:     "storetest/1.0 (cookie)",
 		IP:            "192.0.2.10",
+		AMR:           []string{latch.AMRPassword, latch.AMROTP, latch.AMRMultiFactor},
 	}
 }
 
@@ -45,6 +46,7 @@ func newFamily(userID string, created time.Time) *latch.Session {
 		ExpiresAt:     created.Add(familyLifetime),
 		UserAgent:     "storetest/1.0 (token)",
 		IP:            "2001:db8::10",
+		AMR:           []string{latch.AMRPassword},
 	}
 }
 

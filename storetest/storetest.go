@@ -1,8 +1,8 @@
 // Package storetest is the conformance suite every latch store must pass,
 // after the idea of testing/slogtest: one set of tests, written against the
 // contracts in the doc comments of latch.UserStore, latch.SessionStore,
-// latch.RevocationStore, latch.KeyStore, latch.AccountTokenStore and
-// latch.Outbox, and of the optional
+// latch.RevocationStore, latch.KeyStore, latch.AccountTokenStore,
+// latch.Outbox and latch.FactorStore, and of the optional
 // latch.SessionUser and latch.SessionCounter where the session store
 // implements them, run by each store package from its own tests:
 //
@@ -29,6 +29,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -47,6 +48,9 @@ type Stores struct {
 	// AccountTokens and Outbox are the records of API.md §8.
 	AccountTokens latch.AccountTokenStore
 	Outbox        latch.Outbox
+	// Factors keeps second factors; its tests create their accounts in
+	// Users, which must be set with it.
+	Factors latch.FactorStore
 }
 
 // Run runs the suite as subtests of t. open must return stores over a new,
@@ -69,6 +73,7 @@ func Run(t *testing.T, open func(t *testing.T) Stores) {
 		{"KeyStore", func(s Stores) bool { return s.Keys != nil }, testKeys},
 		{"AccountTokenStore", func(s Stores) bool { return s.AccountTokens != nil }, testAccountTokens},
 		{"Outbox", func(s Stores) bool { return s.Outbox != nil }, testOutbox},
+		{"FactorStore", func(s Stores) bool { return s.Factors != nil && s.Users != nil }, testFactors},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {
@@ -155,6 +160,8 @@ func equalField(a, b any) bool {
 		return a.Equal(b.(time.Time))
 	case []byte:
 		return bytes.Equal(a, b.([]byte))
+	case []string:
+		return slices.Equal(a, b.([]string))
 	}
 	return a == b
 }

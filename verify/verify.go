@@ -96,6 +96,8 @@ type Claims struct {
 	ID        string // jti
 	SessionID string // sid: the refresh family or session the token belongs to
 	Role      string
+	AMR       []string  // amr (RFC 8176): how the login behind the token authenticated
+	AuthTime  time.Time // auth_time: when that login happened; zero when absent
 }
 
 // Verifier verifies latch access tokens. It is safe for concurrent use.
@@ -292,6 +294,7 @@ func (v *Verifier) Verify(ctx context.Context, token string) (*Claims, error) {
 		Issuer: ac.Issuer, Subject: ac.Subject, Audience: slices.Clone(ac.Audience),
 		ExpiresAt: ac.ExpiresAt, IssuedAt: ac.IssuedAt,
 		ID: ac.ID, SessionID: ac.SessionID, Role: ac.Role,
+		AMR: slices.Clone(ac.AMR), AuthTime: ac.AuthTime,
 	}, nil
 }
 

@@ -44,6 +44,7 @@ type Config struct {
 	RecoveryTTL            time.Duration
 	VerificationTTL        time.Duration
 	RequireVerifiedEmail   bool
+	ReauthWindow           time.Duration
 }
 
 // clientList is the repeatable --client ID:SECRET.
@@ -130,6 +131,7 @@ func (c *Config) define(fs *pflag.FlagSet) {
 	fs.DurationVar(&c.RecoveryTTL, "recovery-ttl", 15*time.Minute, "lifetime of a password reset link")
 	fs.DurationVar(&c.VerificationTTL, "verification-ttl", 24*time.Hour, "lifetime of an email verification or change link")
 	fs.BoolVar(&c.RequireVerifiedEmail, "require-verified-email", false, "refuse logins to unverified accounts (403 email_unverified)")
+	fs.DurationVar(&c.ReauthWindow, "reauth-window", 10*time.Minute, "how recent a login must be for a password, email or second-factor change (else 403 reauth_required)")
 	fs.VisitAll(func(f *pflag.Flag) {
 		if !before[f.Name] {
 			_ = fs.SetAnnotation(f.Name, annotEnv, []string{envName(f.Name)})
@@ -236,7 +238,7 @@ func (c *Config) validate() error {
 		{"--access-ttl", c.AccessTTL}, {"--refresh-ttl", c.RefreshTTL}, {"--refresh-absolute-ttl", c.RefreshAbsoluteTTL},
 		{"--session-idle-timeout", c.SessionIdleTimeout}, {"--session-absolute-timeout", c.SessionAbsoluteTimeout},
 		{"--login-failure-window", c.LoginFailureWindow},
-		{"--recovery-ttl", c.RecoveryTTL}, {"--verification-ttl", c.VerificationTTL},
+		{"--recovery-ttl", c.RecoveryTTL}, {"--verification-ttl", c.VerificationTTL}, {"--reauth-window", c.ReauthWindow},
 	} {
 		if d.v <= 0 {
 			return fmt.Errorf("%s %v: must be positive", d.name, d.v)

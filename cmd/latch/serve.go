@@ -24,6 +24,7 @@ import (
 	"github.com/latch-dev/latch/postgres"
 	"github.com/latch-dev/latch/redis"
 	"github.com/latch-dev/latch/sqlite"
+	"github.com/latch-dev/latch/totp"
 	goredis "github.com/redis/go-redis/v9"
 	"github.com/spf13/cobra"
 )
@@ -34,8 +35,9 @@ type stores struct {
 	sessions latch.SessionStore
 	revs     latch.RevocationStore
 	keys     latch.KeyStore
-	tokens   latch.AccountTokenStore // reset and verification links (API.md §8)
+	tokens   latch.AccountTokenStore // reset and verification links, login ceremonies (API.md §8)
 	outbox   latch.Outbox            // account mail not yet sent
+	factors  latch.FactorStore       // second factors
 	ping     func(context.Context) error
 	close    func() error
 	// single is true when this process is the only writer (SQLite, memory),
@@ -65,7 +67,8 @@ func openStores(ctx context.Context, db string) (*stores, error) {
 	switch {
 	case db == "memory:":
 		return &stores{users: &memory.UserStore{}, sessions: &memory.SessionStore{}, revs: &memory.RevocationStore{},
-			keys: &memory.KeyStore{}, tokens: &memory.AccountTokenStore{}, outbox: &memory.Outbox{}, single: true,
+			keys: &memory.KeyStore{}, tokens: &memory.AccountTokenStore{}, outbox: &memory.Outbox{},
+			factors: &memory.FactorStore{}, single: true,
 			ping: func(context.Context) error { return nil }, close: func() error { return nil }}, nil
 	case strings.HasPrefix(db, "sqlite:"):
 		path := strings.TrimPrefix(db, "sqlite:")
@@ -78,13 +81,13 @@ func openStores(ctx context.Context, db string) (*stores, error) {
 		if err != nil {
 			return nil, err
 		}
-		return &stores{users: d, sessions: d, revs: d, keys: d, tokens: d, outbox: d, single: true, ping: d.Ping, close: d.Close}, nil
+		return &stores{users: d, sessions: d, revs: d, keys: d, tokens: d, outbox: d, factors: d, single: true, ping: d.Ping, close: d.Close}, nil
 	case strings.HasPrefix(db, "postgres://"), strings.HasPrefix(db, "postgresql://"):
 		d, err := postgres.Open(ctx, db)
 		if err != nil {
 			return nil, err
 		}
-		return &stores{users: d, sessions: d, revs: d, keys: d, tokens: d, outbox: d, ping: d.Ping, close: d.Close,
+		return &stores{users: d, sessions: d, revs: d, keys: d, tokens: d, outbox: d, factors: d, ping: d.Ping, close: d.Close,
 			deployment: d.DeploymentID}, nil
 	}
 	return nil, usageError{validateDB(db)}
@@ -417,6 +420,11 @@ func newService(ctx context.Context, cfg *Config, st *stores, sh *shared, km *ke
 	// Account mail (API.md §8): the database keeps the links and the outbox.
 	deps.AccountTokens, deps.Outbox = st.tokens, st.outbox
 	deps.MailLimiter = memory.NewRateLimiter(1.0 / 60) // a mail of each kind per account per minute
+	// Second factors (API.md §8); TOTP secrets sealed like signing keys.
+	deps.Factors, deps.TOTP = st.factors, totp.Codes{}
+	if km.sealer != nil {
+		deps.Sealer = km.sealer
+	}
 	if cfg.SMTPURL != "" {
 		if deps.Mailer, err = mail.New(mail.Config{URL: cfg.SMTPURL, From: cfg.MailFrom}); err != nil {
 			return nil, err
@@ -442,7 +450,7 @@ func newService(ctx context.Context, cfg *Config, st *stores, sh *shared, km *ke
 		// instance is refused within 1 s (latch.Config's defaults).
 		SingleWriter: st.single,
 		PublicURL:    cfg.PublicURL, RecoveryTTL: cfg.RecoveryTTL, VerificationTTL: cfg.VerificationTTL,
-		RequireVerifiedEmail: cfg.RequireVerifiedEmail,
+		RequireVerifiedEmail: cfg.RequireVerifiedEmail, ReauthWindow: cfg.ReauthWindow,
 	}, deps)
 	if err != nil {
 		return nil, err

@@ -1,0 +1,211 @@
+package latch
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+)
+
+// maxCarry bounds LoginRequest.Carry, which an mfa_token keeps.
+const maxCarry = 64
+
+// The second factors a login can ask for (MFAChallenge.Methods, API.md §8).
+const (
+	MethodTOTP         = "totp"
+	MethodWebAuthn     = "webauthn"
+	MethodRecoveryCode = "recovery_code"
+)
+
+// mfaReady reports whether second factors can be used at all.
+func (s *Service) mfaReady() error {
+	if s.factors == nil || s.tokens == nil || s.totp == nil {
+		return fmt.Errorf("%w: second factors are not configured", ErrUnavailable)
+	}
+	return nil
+}
+
+// factorMethods lists the second factors the account has, in the order of
+// API.md §8; none when second factors are not configured.
+func (s *Service) factorMethods(ctx context.Context, userID string) ([]string, error) {
+	if s.mfaReady() != nil {
+		return nil, nil
+	}
+	var m []string
+	f, err := s.factors.TOTP(ctx, userID)
+	switch {
+	case err == nil && f.Confirmed:
+		m = append(m, MethodTOTP)
+	case err != nil && !errors.Is(err, ErrNotFound):
+		return nil, storeErr(err)
+	}
+	pks, err := s.factors.Passkeys(ctx, userID)
+	if err != nil {
+		return nil, storeErr(err)
+	}
+	if len(pks) > 0 {
+		m = append(m, MethodWebAuthn)
+	}
+	if len(m) > 0 {
+		n, err := s.factors.RecoveryCodesLeft(ctx, userID)
+		if err != nil {
+			return nil, storeErr(err)
+		}
+		if n > 0 {
+			m = append(m, MethodRecoveryCode)
+		}
+	}
+	return m, nil
+}
+
+// secondStep returns the challenge of a login whose password was right
+// when the account has a second factor, or nil when it has none.
+func (s *Service) secondStep(ctx context.Context, u *User, mode SessionKind, carry string) (*MFAChallenge, error) {
+	methods, err := s.factorMethods(ctx, u.ID)
+	if err != nil || len(methods) == 0 {
+		return nil, err
+	}
+	secret, _, err := s.newCeremony(ctx, PurposeMFALogin, u.ID, string(mode)+" "+carry)
+	if err != nil {
+		return nil, err
+	}
+	return &MFAChallenge{Token: secret, Methods: methods}, nil
+}
+
+// newCeremony stores a login ceremony's account token and returns its
+// secret.
+func (s *Service) newCeremony(ctx context.Context, purpose TokenPurpose, userID, data string) (string, *AccountToken, error) {
+	secret, err := s.newSecret(32)
+	if err != nil {
+		return "", nil, err
+	}
+	now := s.now().UTC()
+	t := &AccountToken{Hash: HashSecret(secret), Purpose: purpose, UserID: userID,
+		CreatedAt: now, ExpiresAt: now.Add(MFATTL), Data: data}
+	if err := s.tokens.CreateAccountToken(ctx, t); err != nil {
+		return "", nil, storeErr(err)
+	}
+	return secret, t, nil
+}
+
+// ceremony returns the live account token of a ceremony of purpose, and
+// its account; anything else is ErrInvalidToken.
+func (s *Service) ceremony(ctx context.Context, secret string, purpose TokenPurpose) (*AccountToken, *User, error) {
+	if err := s.mfaReady(); err != nil {
+		return nil, nil, err
+	}
+	if secret == "" || len(secret) > maxLinkSecret {
+		return nil, nil, ErrInvalidToken
+	}
+	t, err := s.tokens.AccountToken(ctx, HashSecret(secret), s.now().UTC())
+	if errors.Is(err, ErrNotFound) {
+		return nil, nil, ErrInvalidToken
+	}
+	if err != nil {
+		return nil, nil, storeErr(err)
+	}
+	if t.Purpose != purpose {
+		return nil, nil, ErrInvalidToken
+	}
+	if t.UserID == "" {
+		return t, nil, nil
+	}
+	u, err := s.users.UserByID(ctx, t.UserID)
+	if errors.Is(err, ErrNotFound) {
+		return nil, nil, ErrInvalidToken
+	}
+	if err != nil {
+		return nil, nil, storeErr(err)
+	}
+	return t, u, nil
+}
+
+// MFARequest is the second step of a login: the mfa_token and one code.
+type MFARequest struct {
+	Token string
+	// TOTP is a code from the authenticator; RecoveryCode one of the
+	// account's recovery codes. Exactly one is set.
+	TOTP, RecoveryCode string
+	UserAgent, IP      string
+}
+
+// CompleteMFA finishes a login that answered an MFAChallenge (API.md §8).
+// A wrong code counts against the mfa_token (MFAAttempts of them kill it)
+// and towards the account's lockout; a TOTP code is accepted once. An
+// unknown, expired or exhausted mfa_token is ErrInvalidToken.
+func (s *Service) CompleteMFA(ctx context.Context, req MFARequest) (*LoginResult, error) {
+	if (req.TOTP == "") == (req.RecoveryCode == "") {
+		return nil, invalid("Give exactly one of totp and recovery_code.")
+	}
+	t, u, err := s.ceremony(ctx, req.Token, PurposeMFALogin)
+	if err != nil {
+		return nil, err
+	}
+	if u == nil || u.Disabled {
+		return nil, ErrInvalidToken
+	}
+	if err := s.checkLocked(ctx, u.Email); err != nil {
+		s.emit(ctx, Event{Kind: EventLogin, Outcome: OutcomeLocked, UserID: u.ID})
+		return nil, err
+	}
+	var ok bool
+	amr := []string{AMRPassword, AMROTP, AMRMultiFactor}
+	if req.TOTP != "" {
+		ok, err = s.useTOTP(ctx, u.ID, req.TOTP)
+	} else {
+		ok, err = s.useRecoveryCode(ctx, u.ID, req.RecoveryCode)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return nil, s.wrongFactor(ctx, t, u)
+	}
+	if err := s.consume(ctx, req.Token); err != nil {
+		return nil, err
+	}
+	mode, carry, _ := strings.Cut(t.Data, " ")
+	return s.finishLogin(ctx, u, SessionKind(mode), req.UserAgent, req.IP, carry, amr)
+}
+
+// wrongFactor counts a wrong second factor against its ceremony (which
+// dies at MFAAttempts) and towards the account's lockout.
+func (s *Service) wrongFactor(ctx context.Context, t *AccountToken, u *User) error {
+	s.emit(ctx, Event{Kind: EventLogin, Outcome: OutcomeInvalidSecondFactor, UserID: u.ID})
+	if err := s.recordFailure(ctx, u.Email); err != nil {
+		return err
+	}
+	n, err := s.tokens.FailAccountToken(ctx, t.Hash, s.now().UTC())
+	if err != nil && !errors.Is(err, ErrNotFound) {
+		return storeErr(err)
+	}
+	if err == nil && n >= MFAAttempts {
+		if _, err := s.tokens.ConsumeAccountToken(ctx, t.Hash, s.now().UTC()); err != nil && !errors.Is(err, ErrNotFound) {
+			return storeErr(err)
+		}
+	}
+	return ErrInvalidCode
+}
+
+// checkLocked refuses an account under the login lockout.
+func (s *Service) checkLocked(ctx context.Context, account string) error {
+	if s.throttle == nil {
+		return nil
+	}
+	wait, err := s.throttle.Locked(ctx, account, s.now())
+	if err != nil {
+		return storeErr(err)
+	}
+	if wait > 0 {
+		return &RateLimitError{RetryAfter: wait}
+	}
+	return nil
+}
+
+// recordFailure counts a wrong guess towards the account's lockout.
+func (s *Service) recordFailure(ctx context.Context, account string) error {
+	if s.throttle == nil {
+		return nil
+	}
+	return storeErr(s.throttle.RecordFailure(ctx, account, s.now()))
+}
