@@ -101,10 +101,13 @@ func (s *Service) DisableTOTP(ctx context.Context, p *Principal, currentPassword
 	if err != nil {
 		return err
 	}
-	if _, err := s.factors.TOTP(ctx, u.ID); err != nil {
-		if errors.Is(err, ErrNotFound) {
-			return invalid("The account has no authenticator.")
-		}
+	f, err := s.factors.TOTP(ctx, u.ID)
+	if errors.Is(err, ErrNotFound) || (err == nil && !f.Confirmed) {
+		// One waiting for confirmation is no factor: the next setup
+		// replaces it.
+		return invalid("The account has no authenticator.")
+	}
+	if err != nil {
 		return storeErr(err)
 	}
 	if err := s.currentFactor(ctx, u, code); err != nil {

@@ -23,6 +23,8 @@ const screenshotDir = "screenshots"
 func TestPages_AccessibleAndReadableEverywhere(t *testing.T) {
 	srv := startLatch(t)
 	srv.signup(t, "gil@example.com", pw)
+	srv.signup(t, "hal@example.com", pw) // turns on two-step verification below
+	var halSecret string
 	b := newTab(t, newBrowser(t), srv)
 	phone := b.stranger()
 	phone.login("gil@example.com", pw)
@@ -72,6 +74,42 @@ func TestPages_AccessibleAndReadableEverywhere(t *testing.T) {
 		}},
 		{"reset", func() { b.open("/reset?token=not-a-real-token") }},
 		{"verify-email", func() { b.open("/verify-email?token=not-a-real-token") }},
+		{"security", func() {
+			b.login("hal@example.com", pw)
+			b.open("/account/security")
+		}},
+		{"security-setup", func() {
+			b.fill("current-password", pw)
+			b.submit("totp-setup")
+			b.waitUntil("the QR code", visible("totp-qr"), 5*time.Second)
+		}},
+		{"security-codes", func() {
+			halSecret = b.text("totp-secret")
+			b.fill("totp-code", totpCode(t, halSecret, 0))
+			b.submit("totp-confirm")
+			b.waitUntil("the recovery codes", visible("recovery-codes"), 5*time.Second)
+		}},
+		{"security-on", func() { b.open("/account/security") }},
+		{"security-error", func() {
+			b.fill("totp-off-password", pw)
+			b.fill("totp-off-code", "000000")
+			b.submit("totp-disable")
+			b.waitUntil("the error", visible("error"), 5*time.Second)
+		}},
+		{"login-mfa", func() {
+			b.open("/account")
+			b.submit("logout")
+			b.open("/login")
+			b.fill("email", "hal@example.com")
+			b.fill("password", pw)
+			b.submit("submit")
+			b.waitUntil("the second step", visible("totp"), 5*time.Second)
+		}},
+		{"login-mfa-error", func() {
+			b.fill("totp", "000000")
+			b.submit("submit")
+			b.waitUntil("the error", visible("error"), 5*time.Second)
+		}},
 		{"storage", func() { b.open("/demo/storage") }},
 		{"storage-done", func() {
 			b.open("/demo/storage")

@@ -300,6 +300,22 @@ func TestOpenAPI_responses(t *testing.T) {
 	st := stale.MustLogin(t, stAddr, stPW)
 	stale.Clock.Advance(10*time.Minute + time.Second)
 	withPW := func(pw string) map[string]string { return map[string]string{"current_password": pw} }
+	// The security page's forms: an account with TOTP, one setting it up.
+	pgAddr, pgPW := ts.newUser(t)
+	pgS := ts.MustLogin(t, pgAddr, pgPW)
+	pgApp := ts.addTOTP(t, pgS, pgPW)
+	pcAddr, pcPW := ts.newUser(t)
+	pc := ts.MustLogin(t, pcAddr, pcPW)
+	pcSetup := ts.do(t, "POST", "/v1/mfa/totp", withPW(pcPW), as(pc))
+	pcSetup.want(t, 200, "")
+	pcSecret, err := base32.StdEncoding.WithPadding(base32.NoPadding).DecodeString(pcSetup.str(t, "secret"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pcCode := (&authenticator{ts: ts, secret: pcSecret}).code(t, 0)
+	secForm := func(sess *session) []reqOpt {
+		return []reqOpt{form, cookieOnly(sess)}
+	}
 	unknownCookie := withCookie(sessionCookie, "an-unknown-session-secret-of-some-length")
 
 	probes := []probe{
@@ -430,6 +446,32 @@ func TestOpenAPI_responses(t *testing.T) {
 		{op: "POST /login", body: pageForm("email", lockedAddr, "password", "wrong"), opts: []reqOpt{form}},
 		{op: "POST /login", body: pageForm("email", addr, "password", pw), opts: []reqOpt{form}, server: limited},
 		{op: "POST /login", body: pageForm("email", addr, "password", pw), opts: []reqOpt{form}, before: outage, after: restore},
+
+		{op: "POST /login", body: pageForm("email", pgAddr, "password", pgPW), opts: []reqOpt{form}},
+		{op: "POST /login", body: pageForm("mfa_token", "x", "totp", "123456"), opts: []reqOpt{form}},
+		{op: "GET /account/security", opts: []reqOpt{cookieOnly(s)}}, {op: "GET /account/security"},
+		{op: "POST /account/security/totp", body: pageForm("csrf", s.CSRF, "current_password", pw), opts: secForm(s)},
+		{op: "POST /account/security/totp", body: pageForm("csrf", pgS.CSRF, "current_password", pgPW), opts: secForm(pgS)},
+		{op: "POST /account/security/totp", body: pageForm("csrf", s.CSRF, "current_password", "not it"), opts: secForm(s)},
+		{op: "POST /account/security/totp", body: pageForm("csrf", "wrong", "current_password", pw), opts: secForm(s)},
+		{op: "POST /account/security/totp", body: pageForm("csrf", "x", "current_password", pw), opts: []reqOpt{form}},
+		{op: "POST /account/security/totp", body: pageForm("csrf", lk.CSRF, "current_password", lkPW), opts: secForm(lk)},
+		{op: "POST /account/security/totp", body: pageForm("csrf", s.CSRF, "current_password", pw), opts: secForm(s), before: outage, after: restore},
+		{op: "POST /account/security/totp/confirm", body: pageForm("csrf", pc.CSRF, "code", "000000"), opts: secForm(pc)},
+		{op: "POST /account/security/totp/confirm", body: pageForm("csrf", pc.CSRF, "code", pcCode), opts: secForm(pc)},
+		{op: "POST /account/security/totp/confirm", body: pageForm("csrf", "wrong", "code", pcCode), opts: secForm(pc)},
+		{op: "POST /account/security/totp/confirm", body: pageForm("csrf", "x", "code", pcCode), opts: []reqOpt{form}},
+		{op: "POST /account/security/recovery-codes", body: pageForm("csrf", pgS.CSRF, "current_password", pgPW), opts: secForm(pgS)},
+		{op: "POST /account/security/recovery-codes", body: pageForm("csrf", s.CSRF, "current_password", pw), opts: secForm(s)},
+		{op: "POST /account/security/recovery-codes", body: pageForm("csrf", pgS.CSRF, "current_password", "not it"), opts: secForm(pgS)},
+		{op: "POST /account/security/recovery-codes", body: pageForm("csrf", lk.CSRF, "current_password", lkPW), opts: secForm(lk)},
+		{op: "POST /account/security/recovery-codes", body: pageForm("csrf", "x", "current_password", pw), opts: []reqOpt{form}},
+		{op: "POST /account/security/totp/disable", body: pageForm("csrf", pgS.CSRF, "current_password", pgPW, "code", "000000"), opts: secForm(pgS)},
+		{op: "POST /account/security/totp/disable", body: pageForm("csrf", pgS.CSRF, "current_password", pgPW, "code", pgApp.code(t, 0)), opts: secForm(pgS)},
+		{op: "POST /account/security/totp/disable", body: pageForm("csrf", s.CSRF, "current_password", pw, "code", "000000"), opts: secForm(s)},
+		{op: "POST /account/security/totp/disable", body: pageForm("csrf", s.CSRF, "current_password", "not it", "code", "000000"), opts: secForm(s)},
+		{op: "POST /account/security/totp/disable", body: pageForm("csrf", lk.CSRF, "current_password", lkPW, "code", "000000"), opts: secForm(lk)},
+		{op: "POST /account/security/totp/disable", body: pageForm("csrf", "x", "current_password", pw, "code", "000000"), opts: []reqOpt{form}},
 
 		{op: "GET /forgot"}, {op: "GET /reset", path: "/reset?token=" + pageReset}, {op: "GET /reset"},
 		{op: "GET /verify-email", path: "/verify-email?token=" + pageVerify}, {op: "GET /verify-email"},

@@ -49,6 +49,11 @@ func (s *Server) pageRoutes(handle func(pattern string, rt route, stream bool)) 
 	handle("/account/logout-all", route{"POST": s.audited(pg.logoutAll)}, false)
 	handle("/account/revoke", route{"POST": s.audited(pg.revoke)}, false)
 	handle("/account/password", route{"POST": s.audited(pg.changePassword)}, false)
+	handle("/account/security", route{"GET": pg.security}, false)
+	handle("/account/security/totp", route{"POST": s.audited(pg.totpBegin)}, false)
+	handle("/account/security/totp/confirm", route{"POST": s.audited(pg.totpConfirm)}, false)
+	handle("/account/security/totp/disable", route{"POST": s.audited(pg.totpDisable)}, false)
+	handle("/account/security/recovery-codes", route{"POST": s.audited(pg.recoveryCodes)}, false)
 	handle("/forgot", route{"GET": pg.forgotForm, "POST": s.audited(pg.forgot)}, false)
 	handle("/reset", route{"GET": pg.resetForm, "POST": s.audited(pg.reset)}, false)
 	handle("/verify-email", route{"GET": pg.verifyForm, "POST": s.audited(pg.verify)}, false)
@@ -59,7 +64,7 @@ func (s *Server) pageRoutes(handle func(pattern string, rt route, stream bool)) 
 
 func newPages(s *Server) *pages {
 	pg := &pages{s: s, tmpl: map[string]*template.Template{}}
-	for _, name := range []string{"index", "signup", "login", "account", "spa", "storage", "forgot", "reset", "verify-email"} {
+	for _, name := range []string{"index", "signup", "login", "login-mfa", "account", "security", "spa", "storage", "forgot", "reset", "verify-email"} {
 		// The templates are embedded: a parse error is a bug the page tests catch.
 		pg.tmpl[name] = template.Must(template.ParseFS(web.Templates(), "layout.html", name+".html"))
 	}
@@ -82,6 +87,11 @@ type pageData struct {
 	// NoReferrer marks a page whose URL carries a one-time secret:
 	// Referrer-Policy no-referrer, so that no request it makes leaks it.
 	NoReferrer bool
+	MFA        *mfaStep      // the second step of a login
+	Sec        *securityPage // the security page
+	// ReauthNext, when set, is where a "sign in again" link beside the
+	// error returns to (a change refused with reauth_required).
+	ReauthNext string
 }
 
 // securityHeaders are set on every page and static file (API.md §7).
@@ -138,11 +148,21 @@ var notices = map[string]string{
 	"reset-sent":       "If that address has an account, a link to choose a new password is on its way. It works once, for a short time.",
 	"password-reset":   "Your password is changed and every device was signed out. Log in with the new password.",
 	"email-verified":   "Your email address is confirmed.",
+	"totp-on":          "Two-step verification is on. From now on, logins ask for a code from your app.",
+	"totp-off":         "Two-step verification is off. Logins need only your password now.",
+	"codes-new":        "Here are your new recovery codes. The old ones no longer work.",
 }
 
 // errorText says what went wrong in words a person understands.
 func errorText(err error) string {
+	var re *latch.RequestError
 	switch {
+	case errors.As(err, &re):
+		return re.Detail // a fixed sentence of the domain's
+	case errors.Is(err, latch.ErrInvalidCode):
+		return "That code is not right, or was already used. Check your app and try again: its codes change every 30 seconds."
+	case errors.Is(err, latch.ErrReauthRequired):
+		return "For your security, this change needs a recent sign-in. Sign in again, then make the change."
 	case errors.Is(err, latch.ErrInvalidCredentials):
 		return "That email and password do not match an account. Check both and try again."
 	case errors.Is(err, latch.ErrInvalidEmail):
@@ -283,6 +303,10 @@ func (pg *pages) login(w http.ResponseWriter, r *http.Request) {
 		pg.fail(w, r, "login", d, err)
 		return
 	}
+	if r.PostForm.Has("mfa_token") {
+		pg.loginSecondStep(w, r, d)
+		return
+	}
 	res, err := pg.s.Service.Login(r.Context(), latch.LoginRequest{
 		Email: d.Email, Password: r.PostForm.Get("password"), Mode: latch.KindSession,
 		UserAgent: r.UserAgent(), IP: clientIP(r), PlantedSecret: cookie(r, pg.s.cookies.session),
@@ -291,27 +315,32 @@ func (pg *pages) login(w http.ResponseWriter, r *http.Request) {
 		pg.fail(w, r, "login", d, err)
 		return
 	}
-	pg.s.setSessionCookies(w, res.Secret, res.CSRFToken, res.Session.ExpiresAt)
-	to := d.Next
-	if to == "" {
-		to = "/account"
+	if res.MFA != nil {
+		d.MFA = newMFAStep(res.MFA)
+		pg.render(w, r, 200, "login-mfa", true, d)
+		return
 	}
-	redirect(w, to)
+	pg.loggedIn(w, res, d.Next)
 }
 
 // session authenticates a page request by the session cookie alone (pages
 // never take a bearer token). Without a live session it redirects to the
 // login page, which brings the user back to /account, and returns false.
 func (pg *pages) session(w http.ResponseWriter, r *http.Request) (*latch.Principal, bool) {
+	return pg.sessionFor(w, r, "/account")
+}
+
+// sessionFor is session for a page that the login brings the user back to.
+func (pg *pages) sessionFor(w http.ResponseWriter, r *http.Request, back string) (*latch.Principal, bool) {
 	secret := cookie(r, pg.s.cookies.session)
 	if secret == "" {
-		redirect(w, "/login?next=/account")
+		redirect(w, "/login?next="+back)
 		return nil, false
 	}
 	p, err := pg.s.Service.AuthenticateSession(r.Context(), secret)
 	if errors.Is(err, latch.ErrUnauthenticated) {
 		pg.s.clearSessionCookies(w)
-		redirect(w, "/login?next=/account")
+		redirect(w, "/login?next="+back)
 		return nil, false
 	}
 	if err != nil {
