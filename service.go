@@ -250,6 +250,7 @@ type Service struct {
 	signer      TokenSigner
 	verifier    TokenVerifier
 	throttle    LoginThrottle
+	guesses     guessQueues // guesses waiting for a slot of the throttle
 	bus         RevocationBus
 
 	normalizeEmail func(string) (string, error)
