@@ -27,7 +27,10 @@ const keySlack = time.Second
 // recorded and trimmed to the newest maxFailures by one Lua script, and
 // expiring a window after the last failure. The semantics are those of
 // memory.LoginThrottle: locked while maxFailures failures lie within the
-// window, until the oldest of them leaves it.
+// window, until the oldest of them leaves it. The guesses in flight are a
+// second sorted set ({P:t:<hash>}:g, scored by the end of each lease), so
+// the bound of Reserve (failures plus guesses in flight) holds across
+// instances.
 //
 // Times are the callers' (no Redis TIME), to the microsecond. While Redis
 // is unreachable, fallback answers (limits per instance); failures and
