@@ -88,48 +88,61 @@ func (g *guessQueues) settled(account string) {
 // change share it, so a stolen session cannot guess unthrottled): a locked
 // account is refused with a RateLimitError before any hashing; a mismatch
 // counts as a failure; a match clears the failures.
+func (s *Service) guessPassword(ctx context.Context, account, phc, password string) (ok, rehash bool, err error) {
+	ok, err = s.guess(ctx, account, true, func() (bool, error) {
+		if len(password) > MaxPasswordBytes {
+			return false, nil
+		}
+		var ok bool
+		var err error
+		ok, rehash, err = s.hasher.Compare(ctx, phc, password)
+		return ok, err
+	})
+	return ok, ok && rehash, err
+}
+
+// guess runs check, one guess of a secret of account (its password or a
+// second factor), under the account's lockout: a locked account is
+// refused with a RateLimitError before check runs; a wrong guess counts
+// as a failure; a right one clears the failures when reset says so. An
+// error of check counts as neither.
 //
-// Each guess holds a slot of the throttle while it is hashed, so that the
+// Each guess holds a slot of the throttle while check runs, so that the
 // failures within the window plus the guesses in flight never exceed
 // --login-max-failures: concurrent guesses cannot all pass the lock check
 // before any is counted. A guess that finds every slot left in flight
-// waits (see guessWait) for one to settle: a right password waits for the
+// waits (see guessWait) for one to settle: a right guess waits for the
 // wrong ones ahead of it, and is refused only if they lock the account.
-func (s *Service) guessPassword(ctx context.Context, account, phc, password string) (ok, rehash bool, err error) {
+func (s *Service) guess(ctx context.Context, account string, reset bool, check func() (bool, error)) (bool, error) {
 	if s.throttle == nil {
-		if len(password) <= MaxPasswordBytes {
-			return s.hasher.Compare(ctx, phc, password)
-		}
-		return false, false, nil
+		return check()
 	}
 	id, err := s.reserveGuess(ctx, account)
 	if err != nil {
-		return false, false, err
+		return false, err
 	}
 	// The slot is given back whatever happens to the request.
 	settleCtx := context.WithoutCancel(ctx)
 	defer s.guesses.settled(account)
-	if len(password) <= MaxPasswordBytes {
-		if ok, rehash, err = s.hasher.Compare(ctx, phc, password); err != nil {
-			if serr := s.throttle.Settle(settleCtx, account, id, false, s.now()); serr != nil {
-				s.logger.Warn("giving back a login slot", "err", serr)
-			}
-			return false, false, err
+	ok, err := check()
+	if err != nil {
+		if serr := s.throttle.Settle(settleCtx, account, id, false, s.now()); serr != nil {
+			s.logger.Warn("giving back a login slot", "err", serr)
 		}
+		return false, err
 	}
 	if err := s.throttle.Settle(settleCtx, account, id, !ok, s.now()); err != nil {
 		if !ok {
-			return false, false, storeErr(err)
+			return false, storeErr(err)
 		}
 		s.logger.Warn("giving back a login slot", "err", err)
 	}
-	if !ok {
-		return false, false, nil
+	if ok && reset {
+		if err := s.throttle.Reset(settleCtx, account); err != nil {
+			s.logger.Warn("resetting login failures", "err", err)
+		}
 	}
-	if err := s.throttle.Reset(settleCtx, account); err != nil {
-		s.logger.Warn("resetting login failures", "err", err)
-	}
-	return ok, rehash, nil
+	return ok, nil
 }
 
 // reserveGuess takes a slot of the throttle for one guess at account,
