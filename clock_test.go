@@ -368,3 +368,106 @@ func TestClock_SkewedInstances(t *testing.T) {
 		})
 	}
 }
+
+// TestClock_ForwardThenBack steps the clock hours forward, runs the
+// janitor there, and sets the clock back: tokens revoked before the jump
+// (by jti, by sid and by sub) whose exp is still ahead on the restored
+// clock stay refused, by this instance and by one started afterwards on the
+// same stores (the log kept their entries); a live session and token stay
+// live. The janitor prunes by a PruneClock, which moves no faster than real
+// time (d.Mono): once real time has passed their expiry the entries go.
+func TestClock_ForwardThenBack(t *testing.T) {
+	const pw = "correct horse battery"
+	ctx := context.Background()
+	for _, cached := range []bool{false, true} {
+		t.Run(fmt.Sprintf("cache %v", cached), func(t *testing.T) {
+			opts := []domainOption{withConfig(clockConfig)}
+			if cached {
+				opts = append(opts, withCache())
+			}
+			d := newDomain(t, opts...)
+			d.signup(t, "jumper@example.com", pw)
+			other := d.signup(t, "other@example.com", pw)
+			byJTI := d.login(t, "jumper@example.com", pw, latch.KindToken)
+			bySID := d.login(t, "jumper@example.com", pw, latch.KindToken)
+			bySub := d.login(t, "other@example.com", pw, latch.KindToken)
+			live := d.login(t, "jumper@example.com", pw, latch.KindToken)
+			sess := d.login(t, "jumper@example.com", pw, latch.KindSession)
+			step := func(clock, real time.Duration) { d.Clock.Advance(clock); d.Mono.Advance(real) }
+
+			step(time.Minute, time.Minute)
+			if err := d.RevokeToken(ctx, byJTI.Access.Token); err != nil {
+				t.Fatal(err)
+			}
+			p, err := d.AuthenticateToken(ctx, bySID.Access.Token)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := d.Logout(ctx, p); err != nil {
+				t.Fatal(err)
+			}
+			if err := d.LogoutAll(ctx, other.ID); err != nil {
+				t.Fatal(err)
+			}
+			check := func(t *testing.T, s *latch.Service, when string) {
+				t.Helper()
+				for kind, tok := range map[string]string{"jti": byJTI.Access.Token, "sid": bySID.Access.Token, "sub": bySub.Access.Token} {
+					if _, err := s.AuthenticateToken(ctx, tok); !errors.Is(err, latch.ErrUnauthenticated) {
+						t.Errorf("%s: the token revoked by %s = %v, want refused", when, kind, err)
+					}
+				}
+				if _, err := s.AuthenticateToken(ctx, live.Access.Token); err != nil {
+					t.Errorf("%s: the live token = %v, want accepted", when, err)
+				}
+			}
+			check(t, d.Service, "before the jump")
+			logged := func() int {
+				revs, err := d.Revs.RevocationsSince(ctx, 0, time.Time{}, 0)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return len(revs)
+			}
+			entries, inLog := d.RevokedCount(), logged()
+
+			step(3*time.Hour, time.Minute) // the clock jumps; a minute of real time passes
+			if err := latch.Janitor(ctx, d.Service); err != nil {
+				t.Fatal(err)
+			}
+			if got := d.RevokedCount(); got != entries {
+				t.Errorf("the janitor on a clock 3 h ahead left %d of %d entries in memory", got, entries)
+			}
+			if got := logged(); got != inLog {
+				t.Errorf("the janitor on a clock 3 h ahead left %d of %d entries in the log", got, inLog)
+			}
+
+			step(-3*time.Hour, time.Minute) // set right
+			check(t, d.Service, "after the clock came back")
+			if _, err := d.AuthenticateSession(ctx, sess.Secret); err != nil {
+				t.Errorf("after the clock came back: the live session = %v, want accepted", err)
+			}
+			restarted, err := latch.New(d.Config(), d.Deps)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := restarted.Start(ctx); err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { _ = restarted.Close() })
+			check(t, restarted, "an instance started after the clock came back")
+
+			// Real time passes their expiry (exp + Leeway, 16 min after the
+			// revocation at most): forgotten, in memory and in the log.
+			step(20*time.Minute, 20*time.Minute)
+			if err := latch.Janitor(ctx, d.Service); err != nil {
+				t.Fatal(err)
+			}
+			if got := d.RevokedCount(); got != 0 {
+				t.Errorf("%d entries in memory after real time passed their expiry, want 0", got)
+			}
+			if got := logged(); got != 0 {
+				t.Errorf("%d entries in the log after real time passed their expiry, want 0", got)
+			}
+		})
+	}
+}

@@ -17,7 +17,10 @@ import (
 // the one way every Service is built: latch.New.
 type domain struct {
 	*latch.Service
-	Clock    *testkit.Clock
+	Clock *testkit.Clock
+	// Mono is the monotonic clock (Deps.Elapsed: its time since the start):
+	// the real time that passes, which Clock's steps do not move.
+	Mono     *testkit.Clock
 	Users    *memory.UserStore
 	Sessions *memory.SessionStore
 	Revs     *memory.RevocationStore
@@ -70,7 +73,8 @@ const testIssuer = "https://latch.test"
 func newDomain(t testing.TB, opts ...domainOption) *domain {
 	t.Helper()
 	ctx := context.Background()
-	d := &domain{Clock: testkit.NewClock(time.Date(2026, 12, 3, 12, 0, 0, 0, time.UTC)),
+	start := time.Date(2026, 12, 3, 12, 0, 0, 0, time.UTC)
+	d := &domain{Clock: testkit.NewClock(start), Mono: testkit.NewClock(start),
 		Users: &memory.UserStore{}, Sessions: &memory.SessionStore{}, Revs: &memory.RevocationStore{},
 		Throttle: memory.NewLoginThrottle(5, 15*time.Minute)}
 	setup := domainSetup{alg: jose.EdDSA}
@@ -78,13 +82,13 @@ func newDomain(t testing.TB, opts ...domainOption) *domain {
 	hasher := cheapHasher(t)
 	deps := latch.Deps{Users: d.Users, Sessions: d.Sessions, Revocations: d.Revs, Hasher: hasher,
 		NormalizeEmail: email.Normalize, CheckPassword: password.NewPolicy().Check, Throttle: d.Throttle,
-		Now: d.Clock.Now}
+		Now: d.Clock.Now, Elapsed: func() time.Duration { return d.Mono.Now().Sub(start) }}
 	for _, o := range opts {
 		o(&cfg, &deps, &setup)
 	}
 	now := deps.Now // nil: the real clock, for benchmarks
 	if now == nil {
-		now = time.Now
+		now, deps.Elapsed = time.Now, nil
 	}
 	var keys *jose.KeySet
 	var err error

@@ -151,41 +151,6 @@ func (s *Service) checkCredentials(ctx context.Context, email, password string) 
 	return u, nil
 }
 
-// guessPassword checks one password against a PHC string under the
-// lockout of account (a login and the current password of a password
-// change share it, so a stolen session cannot guess unthrottled): a locked
-// account is refused with a RateLimitError before any hashing; a mismatch
-// counts as a failure; a match clears the failures.
-func (s *Service) guessPassword(ctx context.Context, account, phc, password string) (ok, rehash bool, err error) {
-	if s.throttle != nil {
-		wait, err := s.throttle.Locked(ctx, account, s.now())
-		if err != nil {
-			return false, false, storeErr(err)
-		}
-		if wait > 0 {
-			return false, false, &RateLimitError{RetryAfter: wait}
-		}
-	}
-	if len(password) <= MaxPasswordBytes {
-		if ok, rehash, err = s.hasher.Compare(ctx, phc, password); err != nil {
-			return false, false, err
-		}
-	}
-	if s.throttle == nil {
-		return ok, rehash, nil
-	}
-	if !ok {
-		if err := s.throttle.RecordFailure(ctx, account, s.now()); err != nil {
-			return false, false, storeErr(err)
-		}
-		return false, false, nil
-	}
-	if err := s.throttle.Reset(ctx, account); err != nil {
-		s.logger.Warn("resetting login failures", "err", err)
-	}
-	return ok, rehash, nil
-}
-
 // rehash upgrades a stored hash to the current parameters; a failure only
 // postpones the upgrade to the next login.
 func (s *Service) rehash(ctx context.Context, u *User, password string) {

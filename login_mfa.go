@@ -144,16 +144,18 @@ func (s *Service) CompleteMFA(ctx context.Context, req MFARequest) (*LoginResult
 	if u == nil || u.Disabled {
 		return nil, ErrInvalidToken
 	}
-	if err := s.checkLocked(ctx, u.Email); err != nil {
+	amr := []string{AMRPassword, AMROTP, AMRMultiFactor}
+	// A guess under the account's lockout, like the password: concurrent
+	// codes cannot all pass the lock check before any is counted.
+	ok, err := s.guess(ctx, u.Email, false, func() (bool, error) {
+		if req.TOTP != "" {
+			return s.useTOTP(ctx, u.ID, req.TOTP)
+		}
+		return s.useRecoveryCode(ctx, u.ID, req.RecoveryCode)
+	})
+	if errors.Is(err, ErrRateLimited) {
 		s.emit(ctx, Event{Kind: EventLogin, Outcome: OutcomeLocked, UserID: u.ID})
 		return nil, err
-	}
-	var ok bool
-	amr := []string{AMRPassword, AMROTP, AMRMultiFactor}
-	if req.TOTP != "" {
-		ok, err = s.useTOTP(ctx, u.ID, req.TOTP)
-	} else {
-		ok, err = s.useRecoveryCode(ctx, u.ID, req.RecoveryCode)
 	}
 	if err != nil {
 		return nil, err
@@ -169,12 +171,9 @@ func (s *Service) CompleteMFA(ctx context.Context, req MFARequest) (*LoginResult
 }
 
 // wrongFactor counts a wrong second factor against its ceremony (which
-// dies at MFAAttempts) and towards the account's lockout.
+// dies at MFAAttempts); guess has counted it towards the account's lockout.
 func (s *Service) wrongFactor(ctx context.Context, t *AccountToken, u *User) error {
 	s.emit(ctx, Event{Kind: EventLogin, Outcome: OutcomeInvalidSecondFactor, UserID: u.ID})
-	if err := s.recordFailure(ctx, u.Email); err != nil {
-		return err
-	}
 	n, err := s.tokens.FailAccountToken(ctx, t.Hash, s.now().UTC())
 	if err != nil && !errors.Is(err, ErrNotFound) {
 		return storeErr(err)
@@ -185,27 +184,4 @@ func (s *Service) wrongFactor(ctx context.Context, t *AccountToken, u *User) err
 		}
 	}
 	return ErrInvalidCode
-}
-
-// checkLocked refuses an account under the login lockout.
-func (s *Service) checkLocked(ctx context.Context, account string) error {
-	if s.throttle == nil {
-		return nil
-	}
-	wait, err := s.throttle.Locked(ctx, account, s.now())
-	if err != nil {
-		return storeErr(err)
-	}
-	if wait > 0 {
-		return &RateLimitError{RetryAfter: wait}
-	}
-	return nil
-}
-
-// recordFailure counts a wrong guess towards the account's lockout.
-func (s *Service) recordFailure(ctx context.Context, account string) error {
-	if s.throttle == nil {
-		return nil
-	}
-	return storeErr(s.throttle.RecordFailure(ctx, account, s.now()))
 }

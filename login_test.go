@@ -3,6 +3,8 @@ package latch_test
 import (
 	"context"
 	"errors"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -86,4 +88,195 @@ func TestService_Lockout(t *testing.T) {
 		}
 		d.login(t, addr, pw, latch.KindSession) // 8 failures, never 5 in a row
 	})
+}
+
+// gatedHasher counts the comparisons that reach the hasher and holds each
+// at gate (when set) first.
+type gatedHasher struct {
+	latch.PasswordHasher
+	compares atomic.Int64
+	gate     func()
+}
+
+func (h *gatedHasher) Compare(ctx context.Context, phc, password string) (bool, bool, error) {
+	h.compares.Add(1)
+	if h.gate != nil {
+		h.gate()
+	}
+	return h.PasswordHasher.Compare(ctx, phc, password)
+}
+
+// holdUntil returns a gate that holds every comparison until n have
+// arrived, or until none has arrived for quiet: so that concurrent guesses
+// that can reach the hasher together do, whatever the scheduler does.
+func holdUntil(n int64, quiet time.Duration) (gate func(), release func()) {
+	var arrived atomic.Int64
+	all := make(chan struct{})
+	var once sync.Once
+	open := func() { once.Do(func() { close(all) }) }
+	kick := make(chan struct{}, 1)
+	go func() {
+		for {
+			select {
+			case <-all:
+				return
+			case <-kick:
+			case <-time.After(quiet):
+				if arrived.Load() > 0 {
+					open()
+					return
+				}
+			}
+		}
+	}()
+	return func() {
+		if arrived.Add(1) >= n {
+			open()
+		}
+		select {
+		case kick <- struct{}{}:
+		default:
+		}
+		<-all
+	}, open
+}
+
+// Concurrent guesses at one account: the failures plus the guesses in
+// flight never exceed --login-max-failures (5 here), so a flood of wrong
+// passwords gets exactly 5 hashed before the lock, while right passwords
+// that arrive together all get in.
+func TestService_LockoutConcurrent(t *testing.T) {
+	ctx := context.Background()
+	const addr, pw = "flood@example.com", "flood-passphrase-1"
+	gated := func(t *testing.T) (*domain, *gatedHasher) {
+		h := &gatedHasher{PasswordHasher: cheapHasher(t)}
+		d := newDomain(t, withDeps(func(d *latch.Deps) { d.Hasher = h }))
+		d.signup(t, addr, pw)
+		return d, h
+	}
+	login := func(d *domain, password string) error {
+		_, err := d.Login(ctx, latch.LoginRequest{Email: addr, Password: password, Mode: latch.KindSession})
+		return err
+	}
+
+	t.Run("a flood of wrong passwords hashes at most max-failures", func(t *testing.T) {
+		const k = 100
+		d, h := gated(t)
+		gate, release := holdUntil(k, 200*time.Millisecond)
+		defer release()
+		h.gate = gate
+		before := h.compares.Load()
+		var invalid, limited atomic.Int64
+		var wg sync.WaitGroup
+		for range k {
+			wg.Go(func() {
+				switch err := login(d, "wrong-passphrase"); {
+				case errors.Is(err, latch.ErrInvalidCredentials):
+					invalid.Add(1)
+				case errors.Is(err, latch.ErrRateLimited):
+					limited.Add(1)
+				default:
+					t.Errorf("a wrong password in the flood = %v, want invalid credentials or rate limited", err)
+				}
+			})
+		}
+		wg.Wait()
+		if got := h.compares.Load() - before; got != 5 {
+			t.Errorf("%d concurrent wrong passwords reached the hasher %d times, want 5 (--login-max-failures)", k, got)
+		}
+		if invalid.Load() != 5 || limited.Load() != k-5 {
+			t.Errorf("%d invalid credentials and %d rate limited, want 5 and %d", invalid.Load(), limited.Load(), k-5)
+		}
+		if wait, err := d.Throttle.Locked(ctx, addr, d.Clock.Now()); err != nil || wait != 15*time.Minute {
+			t.Errorf("Locked after the flood = %v, %v; want 15m", wait, err)
+		}
+		h.gate = nil
+		var rl *latch.RateLimitError
+		if err := login(d, pw); !errors.As(err, &rl) || rl.RetryAfter != 15*time.Minute {
+			t.Errorf("the right password after the flood = %v, want locked for 15m", err)
+		}
+	})
+
+	t.Run("concurrent right passwords all get in", func(t *testing.T) {
+		const k = 20
+		d, h := gated(t)
+		before := h.compares.Load()
+		var wg sync.WaitGroup
+		for range k {
+			wg.Go(func() {
+				if err := login(d, pw); err != nil {
+					t.Errorf("a right password among %d concurrent = %v, want a session", k, err)
+				}
+			})
+		}
+		wg.Wait()
+		if got := h.compares.Load() - before; got != k {
+			t.Errorf("%d logins hashed %d times, want %d", k, got, k)
+		}
+	})
+
+	// Failures recorded before, wrong guesses held at the hasher, then the
+	// right password: it gets a slot when one is left, and waits for the
+	// guesses in flight when none is, refused only if they lock the account.
+	for _, c := range []struct {
+		name               string
+		recorded, inFlight int
+		advance            time.Duration // the clock moves while the guesses are held
+		wantLocked         bool
+	}{
+		{"a slot left: the right password gets in at once", 2, 2, 0, false},
+		{"no slot left: it waits, and is refused because they lock", 3, 2, 0, true},
+		{"no slot left: it waits, and gets in when they fail short of the lock", 2, 3, 15 * time.Minute, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			d, h := gated(t)
+			for range c.recorded {
+				if err := d.Throttle.RecordFailure(ctx, addr, d.Clock.Now()); err != nil {
+					t.Fatal(err)
+				}
+			}
+			held := make(chan struct{}, c.inFlight)
+			release := make(chan struct{})
+			h.gate = func() { held <- struct{}{}; <-release }
+			var wg sync.WaitGroup
+			for range c.inFlight {
+				wg.Go(func() {
+					if err := login(d, "wrong-passphrase"); !errors.Is(err, latch.ErrInvalidCredentials) {
+						t.Errorf("a wrong password in flight = %v, want invalid credentials", err)
+					}
+				})
+			}
+			for range c.inFlight {
+				<-held
+			}
+			right := make(chan error, 1)
+			go func() { right <- login(d, pw) }()
+			if c.recorded+c.inFlight < 5 {
+				<-held // it reached the hasher while the others are held
+				close(release)
+			} else {
+				select {
+				case err := <-right:
+					t.Fatalf("the right password with every slot in flight answered at once: %v", err)
+				case <-held:
+					t.Fatal("the right password reached the hasher with every slot in flight")
+				case <-time.After(100 * time.Millisecond):
+				}
+				h.gate = func() {} // what comes after runs freely
+				d.Clock.Advance(c.advance)
+				close(release)
+			}
+			err := <-right
+			wg.Wait()
+			switch {
+			case c.wantLocked && !errors.Is(err, latch.ErrRateLimited):
+				t.Errorf("the right password after the guesses in flight locked the account = %v, want rate limited", err)
+			case !c.wantLocked && err != nil:
+				t.Errorf("the right password = %v, want a session", err)
+			}
+			if wait, _ := d.Throttle.Locked(ctx, addr, d.Clock.Now()); (wait > 0) != c.wantLocked {
+				t.Errorf("Locked afterwards = %v, want locked %v", wait, c.wantLocked)
+			}
+		})
+	}
 }

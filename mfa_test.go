@@ -6,6 +6,8 @@ import (
 	"errors"
 	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -214,6 +216,34 @@ func TestMFA_tokenLimits(t *testing.T) {
 		_, err := d.Login(ctx, latch.LoginRequest{Email: a.email, Password: mfaPassword, Mode: latch.KindSession})
 		if !errors.Is(err, latch.ErrRateLimited) {
 			t.Fatalf("login after five wrong codes: %v, want locked", err)
+		}
+	})
+	t.Run("concurrent wrong codes: at most the lockout's limit are checked", func(t *testing.T) {
+		const k = 50
+		d := newDomain(t, withMFA(&memory.FactorStore{}))
+		a := enrol(t, d, "ada@example.com")
+		ch := d.challenge(t, a.email, latch.KindSession)
+		var wrong, refused atomic.Int64
+		var wg sync.WaitGroup
+		for range k {
+			wg.Go(func() {
+				_, err := d.CompleteMFA(ctx, latch.MFARequest{Token: ch.Token, TOTP: "000000"})
+				switch {
+				case errors.Is(err, latch.ErrInvalidCode):
+					wrong.Add(1)
+				case errors.Is(err, latch.ErrRateLimited), errors.Is(err, latch.ErrInvalidToken):
+					refused.Add(1)
+				default:
+					t.Errorf("a wrong code among %d concurrent = %v", k, err)
+				}
+			})
+		}
+		wg.Wait()
+		if wrong.Load() > 5 {
+			t.Errorf("%d of %d concurrent wrong codes were checked and counted, want at most 5 (--login-max-failures)", wrong.Load(), k)
+		}
+		if wait, err := d.Throttle.Locked(ctx, a.email, d.Clock.Now()); err != nil || wait == 0 {
+			t.Errorf("Locked after the wrong codes = %v, %v; want locked", wait, err)
 		}
 	})
 	t.Run("the mfa_token expires", func(t *testing.T) {

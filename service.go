@@ -205,6 +205,12 @@ type Deps struct {
 	Logger *slog.Logger
 	// Now defaults to time.Now.
 	Now func() time.Time
+	// Elapsed reads a monotonic clock: the real time since any fixed
+	// instant, which steps of the wall clock (Now) do not move. The
+	// janitor forgets expired revocations and sessions by a PruneClock of
+	// the two, so a clock stepped forward and back again revives nothing.
+	// Defaults to Go's monotonic clock.
+	Elapsed func() time.Duration
 	// Rand is the source of every secret. Default crypto/rand.
 	Rand io.Reader
 	// OnKeysChanged, when set, is called when the log says the signing
@@ -250,6 +256,7 @@ type Service struct {
 	signer      TokenSigner
 	verifier    TokenVerifier
 	throttle    LoginThrottle
+	guesses     guessQueues // guesses waiting for a slot of the throttle
 	bus         RevocationBus
 
 	normalizeEmail func(string) (string, error)
@@ -257,6 +264,8 @@ type Service struct {
 	dummyHash      string
 	logger         *slog.Logger
 	now            func() time.Time
+	elapsed        func() time.Duration
+	pruneClock     PruneClock
 	rand           io.Reader
 	onEvent        func(context.Context, Event)
 	onKeysChanged  func()
@@ -313,7 +322,7 @@ func New(cfg Config, deps Deps) (*Service, error) {
 		cfg: cfg.withDefaults(), users: deps.Users, sessions: deps.Sessions, revocations: deps.Revocations,
 		hasher: deps.Hasher, signer: deps.Signer, verifier: deps.Verifier, throttle: deps.Throttle, bus: deps.Bus,
 		normalizeEmail: deps.NormalizeEmail, checkPassword: deps.CheckPassword, dummyHash: deps.DummyHash,
-		logger: deps.Logger, now: deps.Now, rand: deps.Rand, onEvent: deps.OnEvent, onKeysChanged: deps.OnKeysChanged,
+		logger: deps.Logger, now: deps.Now, elapsed: deps.Elapsed, rand: deps.Rand, onEvent: deps.OnEvent, onKeysChanged: deps.OnKeysChanged,
 		tokens: deps.AccountTokens, outbox: deps.Outbox, mailer: deps.Mailer, mailLimiter: deps.MailLimiter,
 		factors: deps.Factors, totp: deps.TOTP, sealer: deps.Sealer,
 		evict:    func(string) {},
@@ -327,6 +336,10 @@ func New(cfg Config, deps Deps) (*Service, error) {
 	}
 	if s.now == nil {
 		s.now = time.Now
+	}
+	if s.elapsed == nil {
+		start := time.Now()
+		s.elapsed = func() time.Duration { return time.Since(start) }
 	}
 	if s.rand == nil {
 		s.rand = rand.Reader
@@ -425,9 +438,14 @@ func (s *Service) loop(every time.Duration, fn func(context.Context) error) {
 	}()
 }
 
-// janitor deletes what has expired.
+// pruneTime is the time up to which expired state may be forgotten: the
+// clock, held back to the pace of real time (see PruneClock).
+func (s *Service) pruneTime() time.Time { return s.pruneClock.Time(s.now(), s.elapsed()) }
+
+// janitor deletes what has expired, by pruneTime: what a clock stepped
+// forward makes look expired is kept until real time has caught up.
 func (s *Service) janitor(ctx context.Context) error {
-	now := s.now()
+	now := s.pruneTime()
 	s.revoked.Prune(now)
 	// A minute of slack: the stored idle deadlines lag batched slides (by up
 	// to a second), and a session in use must never be deleted under it.

@@ -76,7 +76,7 @@ func (s *Service) Subscribe(ctx context.Context, after int64) (*Subscription, er
 	// caller skips live entries at or below the replay's last Seq.
 	var replay []*Revocation
 	for {
-		revs, err := s.revocations.RevocationsSince(ctx, after, s.now(), 1000)
+		revs, err := s.revocations.RevocationsSince(ctx, after, s.pruneTime(), 1000)
 		if err != nil {
 			cancel()
 			return nil, storeErr(err)

@@ -207,20 +207,17 @@ func (s *Service) sensitive(ctx context.Context, p *Principal, currentPassword s
 // factor: a TOTP code or a recovery code (spent). A wrong one counts
 // towards the lockout and is ErrInvalidCredentials.
 func (s *Service) currentFactor(ctx context.Context, u *User, code string) error {
-	if err := s.checkLocked(ctx, u.Email); err != nil {
-		return err
-	}
-	ok, err := s.useTOTP(ctx, u.ID, code)
-	if err == nil && !ok {
-		ok, err = s.useRecoveryCode(ctx, u.ID, code)
-	}
+	ok, err := s.guess(ctx, u.Email, false, func() (bool, error) {
+		ok, err := s.useTOTP(ctx, u.ID, code)
+		if err == nil && !ok {
+			ok, err = s.useRecoveryCode(ctx, u.ID, code)
+		}
+		return ok, err
+	})
 	if err != nil {
 		return err
 	}
 	if !ok {
-		if err := s.recordFailure(ctx, u.Email); err != nil {
-			return err
-		}
 		return ErrInvalidCode
 	}
 	return nil

@@ -498,6 +498,30 @@ func (ts *testServer) newUser(t testing.TB) (string, string) {
 	return addr, pw
 }
 
+// newUsers returns n accounts with one password: the first signed up, the
+// others written to the store with its hash (n signups would cost n
+// hashes). For tests of many accounts at once: each has a lockout of its
+// own.
+func (ts *testServer) newUsers(t testing.TB, n int) (addrs []string, pw string) {
+	t.Helper()
+	first, pw := ts.newUser(t)
+	u, err := ts.Users.UserByEmail(context.Background(), first)
+	if err != nil {
+		t.Fatal(err)
+	}
+	addrs = append(addrs, first)
+	for range n - 1 {
+		c := *u
+		c.ID = fmt.Sprintf("%s-%d", u.ID, ts.seq.Add(1))
+		c.Email = fmt.Sprintf("user%d@example.com", ts.seq.Load())
+		if err := ts.Users.CreateUser(context.Background(), &c); err != nil {
+			t.Fatal(err)
+		}
+		addrs = append(addrs, c.Email)
+	}
+	return addrs, pw
+}
+
 // MustSignup creates an account and returns its ID.
 func (ts *testServer) MustSignup(t testing.TB, addr, pw string) string {
 	t.Helper()
@@ -970,6 +994,16 @@ func (s *spyThrottle) Locked(ctx context.Context, account string, now time.Time)
 func (s *spyThrottle) RecordFailure(ctx context.Context, account string, now time.Time) error {
 	s.note(account)
 	return s.LoginThrottle.RecordFailure(ctx, account, now)
+}
+
+func (s *spyThrottle) Reserve(ctx context.Context, account string, now time.Time) (string, time.Duration, error) {
+	s.note(account)
+	return s.LoginThrottle.Reserve(ctx, account, now)
+}
+
+func (s *spyThrottle) Settle(ctx context.Context, account, id string, failed bool, now time.Time) error {
+	s.note(account)
+	return s.LoginThrottle.Settle(ctx, account, id, failed, now)
 }
 
 // headerSet is a response's headers without those that differ per request.

@@ -100,10 +100,12 @@ func TestMetrics_move(t *testing.T) {
 func TestMetrics_passwordQueue(t *testing.T) {
 	ts := newTestServer(t, withHashSlots(1), withHashQueue(1),
 		withParams(password.Params{Memory: 32 << 10, Time: 4, Threads: 1, SaltLen: 16, KeyLen: 32}))
-	addr, pw := ts.newUser(t)
+	const burst = 8
+	// One account per login: guesses at one account reach the hasher at
+	// most --login-max-failures at a time.
+	addrs, pw := ts.newUsers(t, burst)
 	refusedBefore := ts.scrape(t, "latch_password_refused_total")
 
-	const burst = 8
 	var arrived atomic.Int64
 	all := make(chan struct{})
 	ts.Hasher.setHook(func() {
@@ -120,9 +122,9 @@ func TestMetrics_passwordQueue(t *testing.T) {
 	var wg sync.WaitGroup
 	statuses := make(chan int, burst)
 	done := make(chan struct{})
-	for range burst {
+	for i := range burst {
 		wg.Go(func() {
-			r, err := ts.send("POST", "/v1/login", loginBody(addr, pw))
+			r, err := ts.send("POST", "/v1/login", loginBody(addrs[i], pw))
 			if err != nil {
 				t.Error(err)
 				return

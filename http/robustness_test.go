@@ -276,9 +276,12 @@ func TestLogin_HashingConcurrencyBounded(t *testing.T) {
 	// The hasher's cap as serve wires it: GOMAXPROCS hashes at once, 64 × that
 	// waiting at most 2 s, the rest refused at once.
 	ts := newTestServer(t, withParams(password.Params{Memory: memKiB, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}))
-	addr, pw := ts.newUser(t)
-	tok := ts.MustTokenLogin(t, addr, pw)
-	s := ts.MustLogin(t, addr, pw)
+	// One account per login: concurrent guesses at one account reach the
+	// hasher at most --login-max-failures at a time (TestService_LockoutConcurrent),
+	// and this test is about the hasher's own cap.
+	addrs, pw := ts.newUsers(t, n)
+	tok := ts.MustTokenLogin(t, addrs[0], pw)
+	s := ts.MustLogin(t, addrs[0], pw)
 
 	// Hold every login at the hasher's door until all have arrived, so that
 	// all of them ask it for a hash at the same moment.
@@ -324,9 +327,9 @@ func TestLogin_HashingConcurrencyBounded(t *testing.T) {
 	}
 	results := make(chan result, n)
 	var wg sync.WaitGroup
-	for range n {
+	for i := range n {
 		wg.Go(func() {
-			r, err := ts.send("POST", "/v1/login", loginBody(addr, pw))
+			r, err := ts.send("POST", "/v1/login", loginBody(addrs[i], pw))
 			if err != nil {
 				results <- result{err: err, at: time.Now()}
 				return

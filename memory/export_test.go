@@ -4,7 +4,7 @@ package memory
 func (l *LoginThrottle) Len() int {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return len(l.failures)
+	return len(l.accounts)
 }
 
 // Len is how many keys the limiter tracks, for tests of its bound.

@@ -27,7 +27,10 @@ const keySlack = time.Second
 // recorded and trimmed to the newest maxFailures by one Lua script, and
 // expiring a window after the last failure. The semantics are those of
 // memory.LoginThrottle: locked while maxFailures failures lie within the
-// window, until the oldest of them leaves it.
+// window, until the oldest of them leaves it. The guesses in flight are a
+// second sorted set ({P:t:<hash>}:g, scored by the end of each lease), so
+// the bound of Reserve (failures plus guesses in flight) holds across
+// instances.
 //
 // Times are the callers' (no Redis TIME), to the microsecond. While Redis
 // is unreachable, fallback answers (limits per instance); failures and
@@ -105,6 +108,106 @@ func (l *LoginThrottle) Reset(ctx context.Context, account string) error {
 	}
 	return nil
 }
+
+// Reserve implements latch.LoginThrottle: one script checks the failures
+// within the window and the reservations held ({P:t:<hash>}:g, a sorted
+// set of ids scored by the end of their lease, in the failures' Cluster
+// slot) and takes a slot, so that instances sharing Redis share the
+// bound. While Redis is unreachable, fallback reserves (slots per
+// instance).
+func (l *LoginThrottle) Reserve(ctx context.Context, account string, now time.Time) (string, time.Duration, error) {
+	if l.max <= 0 {
+		return "unlimited", 0, nil
+	}
+	if l.c.reachable.Load() {
+		key := l.c.hashedKey("t", account)
+		id := l.c.instance + ":" + strconv.FormatUint(l.seq.Add(1), 10)
+		res, err := reserveScript.Run(ctx, l.c.rdb, []string{key, key + ":g"}, now.UnixMicro(), l.window.Microseconds(),
+			l.max, id, now.Add(latch.GuessLease).UnixMicro(), (latch.GuessLease + keySlack).Milliseconds()).Int64Slice()
+		if err == nil && len(res) == 2 {
+			switch res[0] {
+			case 0: // locked until the oldest failure leaves the window
+				wait := time.UnixMicro(res[1]).Add(l.window).Sub(now)
+				return "", max(wait, time.Microsecond), nil
+			case 1: // every slot left is in flight
+				return "", 0, nil
+			default:
+				return "r" + id, 0, nil
+			}
+		}
+		if err == nil {
+			err = errors.New("redis: unexpected answer of the reserve script")
+		}
+		l.c.failRead(ctx, err)
+	}
+	id, locked, err := l.fallback.Reserve(ctx, account, now)
+	if id != "" {
+		id = "f" + id
+	}
+	return id, locked, err
+}
+
+// Settle implements latch.LoginThrottle. A failure is also counted in
+// fallback, as RecordFailure does.
+func (l *LoginThrottle) Settle(ctx context.Context, account, id string, failed bool, now time.Time) error {
+	if l.max <= 0 {
+		return nil
+	}
+	where, id := id[:min(len(id), 1)], id[min(len(id), 1):]
+	fid := ""
+	if where == "f" {
+		fid = id
+	}
+	if err := l.fallback.Settle(ctx, account, fid, failed, now); err != nil {
+		return err
+	}
+	if !l.c.reachable.Load() {
+		return nil // a reservation left in Redis ends with its lease
+	}
+	key := l.c.hashedKey("t", account)
+	var err error
+	switch {
+	case failed:
+		member := l.c.instance + ":" + strconv.FormatUint(l.seq.Add(1), 10)
+		err = settleScript.Run(ctx, l.c.rdb, []string{key, key + ":g"}, id, now.UnixMicro(), member, l.max,
+			(l.window + keySlack).Milliseconds()).Err()
+	case where == "r":
+		err = l.c.rdb.ZRem(ctx, key+":g", id).Err()
+	}
+	if err != nil {
+		l.c.failRead(ctx, err)
+	}
+	return nil
+}
+
+// reserveScript: KEYS failures, reservations; ARGV now (µs), window (µs),
+// max, id, end of the lease (µs), TTL of the reservations' key (ms). It
+// returns {0, oldest failure (µs)} when locked, {1, 0} when the slots left
+// are all in flight, {2, 0} when it took one.
+var reserveScript = goredis.NewScript(`
+local now = tonumber(ARGV[1])
+local max = tonumber(ARGV[3])
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', ARGV[1])
+local recent = redis.call('ZCOUNT', KEYS[1], '(' .. string.format('%.0f', now - tonumber(ARGV[2])), '+inf')
+if recent >= max then
+  local o = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+  return {0, tonumber(o[2])}
+end
+if recent + redis.call('ZCARD', KEYS[2]) >= max then return {1, 0} end
+redis.call('ZADD', KEYS[2], ARGV[5], ARGV[4])
+redis.call('PEXPIRE', KEYS[2], ARGV[6])
+return {2, 0}
+`)
+
+// settleScript ends reservation ARGV[1] and counts a failure at ARGV[2] µs
+// (member ARGV[3]) in one step, keeping the newest ARGV[4] failures.
+var settleScript = goredis.NewScript(`
+redis.call('ZREM', KEYS[2], ARGV[1])
+redis.call('ZADD', KEYS[1], ARGV[2], ARGV[3])
+redis.call('ZREMRANGEBYRANK', KEYS[1], 0, -(tonumber(ARGV[4]) + 1))
+redis.call('PEXPIRE', KEYS[1], ARGV[5])
+return 1
+`)
 
 // recordScript adds a failure at ARGV[1] µs and keeps the newest ARGV[3].
 var recordScript = goredis.NewScript(`

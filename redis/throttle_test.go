@@ -2,6 +2,7 @@ package redis_test
 
 import (
 	"context"
+	"sync"
 	"testing"
 	"time"
 
@@ -55,6 +56,57 @@ func TestLoginThrottle_sharedByTwoInstances(t *testing.T) {
 		{"reset", "a", 3 * time.Second, 0},
 		{"locked", "a", 3 * time.Second, 0},
 	})
+}
+
+// Guesses in flight on two instances share one bound: concurrent
+// reservations on both grant max slots in all, and the failures they settle
+// lock the account for both.
+func TestLoginThrottle_reservationsSharedByTwoInstances(t *testing.T) {
+	const max, window, k = 3, 10 * time.Minute, 20
+	prefix := newPrefix()
+	a := mustOpenPrefix(t, testURL(), prefix)
+	b := mustOpenPrefix(t, testURL(), prefix)
+	waitHealthy(t, a)
+	waitHealthy(t, b)
+	throttles := []latch.LoginThrottle{
+		a.LoginThrottle(max, window, memory.NewLoginThrottle(max, window)),
+		b.LoginThrottle(max, window, memory.NewLoginThrottle(max, window)),
+	}
+	ctx, t0 := context.Background(), base()
+	type grant struct {
+		on int
+		id string
+	}
+	grants := make(chan grant, 2*k)
+	var wg sync.WaitGroup
+	for i := range 2 * k {
+		wg.Go(func() {
+			id, locked, err := throttles[i%2].Reserve(ctx, "flood@example.com", t0)
+			if err != nil || locked != 0 {
+				t.Errorf("Reserve = %q, %v, %v; want no error and no lock", id, locked, err)
+			}
+			if id != "" {
+				grants <- grant{i % 2, id}
+			}
+		})
+	}
+	wg.Wait()
+	close(grants)
+	n := 0
+	for g := range grants {
+		n++
+		if err := throttles[g.on].Settle(ctx, "flood@example.com", g.id, true, t0.Add(time.Second)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n != max {
+		t.Fatalf("%d concurrent reservations on two instances granted %d slots, want %d", 2*k, n, max)
+	}
+	for i, th := range throttles {
+		if _, locked, err := th.Reserve(ctx, "flood@example.com", t0.Add(time.Second)); err != nil || locked != window {
+			t.Errorf("instance %d: Reserve after %d failures: locked %v, %v; want %v", i, max, locked, err, window)
+		}
+	}
 }
 
 // runThrottle runs steps, alternating between two throttles (the same one

@@ -398,6 +398,13 @@ func TestFlood_CredentialStuffing(t *testing.T) {
 	if byStatuses[200] == 0 || byStatuses[200]+byStatuses[4291] != byStatuses.total() {
 		t.Errorf("bystanders' logins during the attack: %s (4291: 429 of the hashing queue), want only 200 or 4291", byStatuses)
 	}
+	// Concurrent guesses at one account hold slots of its lockout while
+	// hashed: no account can take more wrong guesses than the limit.
+	for a := range attacked {
+		if n := failures[a].Load(); n > maxFailures {
+			t.Errorf("attacked account %d took %d wrong guesses (401), more than --login-max-failures %d", a, n, maxFailures)
+		}
+	}
 	// Afterwards, from a fresh address, with the right password.
 	locked, free := 0, 0
 	for a, e := range attacked {

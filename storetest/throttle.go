@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"sync"
 	"testing"
 	"time"
 
@@ -31,6 +32,12 @@ func RunThrottles(t *testing.T, th Throttles) {
 			t.Skip("no LoginThrottle to test")
 		}
 		testLoginThrottle(t, th.LoginThrottle)
+	})
+	t.Run("LoginThrottle reservations", func(t *testing.T) {
+		if th.LoginThrottle == nil {
+			t.Skip("no LoginThrottle to test")
+		}
+		testReserve(t, th.LoginThrottle)
 	})
 	t.Run("RateLimiter", func(t *testing.T) {
 		if th.RateLimiter == nil {
@@ -145,6 +152,169 @@ func testLoginThrottle(t *testing.T, open func(*testing.T, int, time.Duration) l
 			if got != s.want {
 				t.Errorf("step %d (%s at %v): Locked = %v, want %v", i, s.op, s.at, got, s.want)
 			}
+		}
+	})
+}
+
+// testReserve checks the slots of guesses in flight: the failures within
+// the window plus the reservations held never exceed maxFailures.
+func testReserve(t *testing.T, open func(*testing.T, int, time.Duration) latch.LoginThrottle) {
+	const window = 15 * time.Minute
+	at := func(d time.Duration) time.Time { return t0.Add(d) }
+	type answer struct {
+		granted bool
+		locked  time.Duration
+	}
+	reserve := func(t *testing.T, l latch.LoginThrottle, account string, d time.Duration) (string, answer) {
+		t.Helper()
+		id, locked, err := l.Reserve(ctx(t), account, at(d))
+		wantErr(t, "Reserve", err, nil)
+		if id != "" && locked != 0 {
+			t.Errorf("Reserve granted %q and said locked %v", id, locked)
+		}
+		return id, answer{id != "", locked}
+	}
+	settle := func(t *testing.T, l latch.LoginThrottle, account, id string, failed bool, d time.Duration) {
+		t.Helper()
+		wantErr(t, "Settle", l.Settle(ctx(t), account, id, failed, at(d)), nil)
+	}
+	granted, busy := answer{granted: true}, answer{}
+
+	t.Run("steps", func(t *testing.T) {
+		type step struct {
+			op   string // "reserve", "fail" (settle as a failure), "release" (settle without), "record", "reset"
+			n    int    // "fail"/"release": which reservation (1 = the first granted)
+			at   time.Duration
+			want answer // of "reserve"
+		}
+		for _, c := range []struct {
+			name  string
+			max   int
+			steps []step
+		}{
+			{"slots up to the limit, then busy", 3, []step{
+				{"reserve", 0, 0, granted}, {"reserve", 0, 0, granted}, {"reserve", 0, 0, granted},
+				{"reserve", 0, 0, busy},
+			}},
+			{"a slot given back is free again", 2, []step{
+				{"reserve", 0, 0, granted}, {"reserve", 0, 0, granted}, {"reserve", 0, 0, busy},
+				{"release", 1, time.Second, answer{}}, {"reserve", 0, time.Second, granted},
+			}},
+			{"a failed guess keeps its slot as a failure", 2, []step{
+				{"reserve", 0, 0, granted}, {"reserve", 0, 0, granted},
+				{"fail", 1, time.Second, answer{}}, {"reserve", 0, time.Second, busy},
+				{"fail", 2, time.Second, answer{}}, {"reserve", 0, time.Second, answer{locked: window}},
+			}},
+			{"failures recorded before count", 3, []step{
+				{"record", 0, 0, answer{}}, {"record", 0, 0, answer{}},
+				{"reserve", 0, 0, granted}, {"reserve", 0, 0, busy},
+			}},
+			{"failures that left the window do not count", 2, []step{
+				{"record", 0, 0, answer{}}, {"record", 0, time.Minute, answer{}},
+				{"reserve", 0, window, granted}, {"reserve", 0, window, busy},
+			}},
+			{"locked: the lock's end, as Locked says", 2, []step{
+				{"record", 0, 0, answer{}}, {"record", 0, time.Minute, answer{}},
+				{"reserve", 0, 2 * time.Minute, answer{locked: 13 * time.Minute}},
+			}},
+			{"reset keeps the slots in flight", 2, []step{
+				{"record", 0, 0, answer{}}, {"reserve", 0, 0, granted}, {"reserve", 0, 0, busy},
+				{"reset", 0, 0, answer{}}, {"reserve", 0, 0, granted}, {"reserve", 0, 0, busy},
+			}},
+			{"a reservation ends with its lease", 1, []step{
+				{"reserve", 0, 0, granted}, {"reserve", 0, latch.GuessLease - time.Microsecond, busy},
+				{"reserve", 0, latch.GuessLease, granted},
+			}},
+			{"off", 0, []step{
+				{"record", 0, 0, answer{}}, {"reserve", 0, 0, granted}, {"reserve", 0, 0, granted}, {"fail", 1, 0, answer{}},
+				{"reserve", 0, 0, granted},
+			}},
+		} {
+			t.Run(c.name, func(t *testing.T) {
+				l := open(t, c.max, window)
+				account := newID() + "@example.com"
+				var ids []string
+				for i, s := range c.steps {
+					switch s.op {
+					case "reserve":
+						id, got := reserve(t, l, account, s.at)
+						if got != s.want {
+							t.Fatalf("step %d (reserve at %v) = %+v, want %+v", i, s.at, got, s.want)
+						}
+						if id != "" {
+							ids = append(ids, id)
+						}
+					case "fail", "release":
+						settle(t, l, account, ids[s.n-1], s.op == "fail", s.at)
+					case "record":
+						wantErr(t, "RecordFailure", l.RecordFailure(ctx(t), account, at(s.at)), nil)
+					case "reset":
+						wantErr(t, "Reset", l.Reset(ctx(t), account), nil)
+					}
+				}
+			})
+		}
+	})
+
+	t.Run("unknown ids", func(t *testing.T) {
+		l := open(t, 2, window)
+		account := newID() + "@example.com"
+		settle(t, l, account, "no-such-reservation", false, 0)
+		settle(t, l, account, "no-such-reservation", true, 0) // still a failure
+		settle(t, l, account, "", true, 0)
+		if got, err := l.Locked(ctx(t), account, at(time.Minute)); err != nil || got != window-time.Minute {
+			t.Errorf("Locked after two failures settled under unknown ids = %v, %v; want %v", got, err, window-time.Minute)
+		}
+	})
+
+	t.Run("accounts are apart", func(t *testing.T) {
+		l := open(t, 1, window)
+		a, b := newID()+"@example.com", newID()+"@example.com"
+		if _, got := reserve(t, l, a, 0); got != granted {
+			t.Fatalf("Reserve of a = %+v, want granted", got)
+		}
+		if _, got := reserve(t, l, b, 0); got != granted {
+			t.Errorf("Reserve of b while a is in flight = %+v, want granted", got)
+		}
+	})
+
+	// The bug this guards against: concurrent guesses all passing the
+	// check before any was counted.
+	t.Run("concurrent reservations grant at most the limit", func(t *testing.T) {
+		const max, k = 3, 40
+		l := open(t, max, window)
+		account := newID() + "@example.com"
+		var wg sync.WaitGroup
+		ids := make(chan string, k)
+		for range k {
+			wg.Go(func() {
+				id, locked, err := l.Reserve(ctx(t), account, t0)
+				if err != nil || locked != 0 {
+					t.Errorf("Reserve = %q, %v, %v; want no error and no lock", id, locked, err)
+				}
+				if id != "" {
+					ids <- id
+				}
+			})
+		}
+		wg.Wait()
+		close(ids)
+		seen := map[string]bool{}
+		for id := range ids {
+			if seen[id] {
+				t.Errorf("reservation id %q granted twice", id)
+			}
+			seen[id] = true
+		}
+		if len(seen) != max {
+			t.Fatalf("%d concurrent reservations granted %d slots, want %d", k, len(seen), max)
+		}
+		for id := range seen {
+			wg.Go(func() { settle(t, l, account, id, true, time.Second) })
+		}
+		wg.Wait()
+		if got, err := l.Locked(ctx(t), account, at(time.Second)); err != nil || got != window {
+			t.Errorf("Locked after the %d granted guesses failed = %v, %v; want %v", max, got, err, window)
 		}
 	})
 }

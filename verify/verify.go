@@ -119,6 +119,8 @@ type Verifier struct {
 	keys    *jose.KeySet
 	jv      *jose.Verifier
 	revoked latch.RevocationList
+	pruned  latch.PruneClock // the janitor's time (see prune)
+	started time.Time        // time.Now at New, for its monotonic reading
 
 	// healthyUntil (Unix nanoseconds of the clock) is how long the stream
 	// is known healthy: while lines arrive on a replayed connection, the
@@ -205,6 +207,8 @@ func New(ctx context.Context, issuerURL string, opts ...Option) (*Verifier, erro
 		log:       cfg.logger.With("component", "latch-verify", "issuer", issuerURL),
 		now:       cfg.clock,
 	}
+	v.started = time.Now()
+	v.pruned.Time(v.now(), 0)
 	doc, err := v.fetchJWKS(ctx)
 	if err != nil {
 		return nil, err
@@ -350,8 +354,9 @@ func (v *Verifier) janitor() {
 
 // prune forgets what can no longer matter. Revocations are kept a leeway
 // longer than their exp: our clock may be behind the issuer's, and a token
-// is accepted up to a leeway past its exp.
+// is accepted up to a leeway past its exp. The time is a PruneClock's, so
+// that a clock stepped forward and back again revives no revoked token:
+// the clock (WithClock's), held to the pace of Go's monotonic clock.
 func (v *Verifier) prune() {
-	now := v.now()
-	v.revoked.Prune(now.Add(-latch.Leeway))
+	v.revoked.Prune(v.pruned.Time(v.now(), time.Since(v.started)).Add(-latch.Leeway))
 }

@@ -533,6 +533,29 @@ func TestVerifier_Close(t *testing.T) {
 	}
 }
 
+// TestVerifier_PruneForwardThenBack: the janitor run on a clock stepped
+// hours forward forgets no revocation (it prunes no faster than real time
+// passes), so when the clock is set back the revoked token, whose exp is
+// ahead again, is still refused.
+func TestVerifier_PruneForwardThenBack(t *testing.T) {
+	is := newIssuer(t, jose.EdDSA)
+	clk := testkit.NewClock(time.Now())
+	v := MustVerifier(t, is, verify.WithClock(clk.Now))
+	var jti string
+	tok := is.MustToken(t, func(c *latch.AccessClaims) { jti = c.ID })
+	is.publish(fmt.Sprintf(`{"jti":%q,"exp":%d}`, jti, time.Now().Add(16*time.Minute).Unix()))
+	eventually(t, time.Second, "the revocation applied", func() bool { return verify.RevocationCount(v) == 1 })
+	clk.Advance(3 * time.Hour)
+	verify.Prune(v)
+	if got := verify.RevocationCount(v); got != 1 {
+		t.Errorf("after pruning on a clock 3 h ahead: %d entries, want 1", got)
+	}
+	clk.Advance(-3 * time.Hour)
+	if _, err := v.Verify(context.Background(), tok); !errors.Is(err, verify.ErrRevoked) {
+		t.Errorf("the revoked token once the clock is back = %v, want ErrRevoked", err)
+	}
+}
+
 // TestVerifier_Prune: revocations are forgotten once every token they could
 // refuse has expired (with a leeway), not before.
 func TestVerifier_Prune(t *testing.T) {
