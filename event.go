@@ -42,6 +42,7 @@ const (
 	EventRecoveryCodeUsed           EventKind = "recovery_code_used"           // Detail: how many are left
 	EventPasskeyAdded               EventKind = "passkey_added"                // Detail: the passkey's name
 	EventPasskeyRemoved             EventKind = "passkey_removed"              //
+	EventFactorsReset               EventKind = "factors_reset"                // every second factor removed by an operator
 	EventPasskeyCloned              EventKind = "passkey_clone_suspected"      // a sign counter went backwards; the login was refused
 )
 

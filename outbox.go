@@ -2,6 +2,7 @@ package latch
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -44,7 +45,17 @@ func (s *Service) enqueue(ctx context.Context, m *Mail) error {
 	}
 	now := s.now().UTC()
 	m.ID, m.Status, m.CreatedAt, m.NextAttemptAt = id, MailPending, now, now
-	if err := s.outbox.EnqueueMail(ctx, m); err != nil {
+	stored := *m
+	if stored.Link != "" && s.sealer != nil {
+		// With a master key the outbox holds the link sealed: a copy of
+		// the database alone carries no usable reset link.
+		sealed, err := s.sealer.SealSecret([]byte(m.Link), mailAAD(id))
+		if err != nil {
+			return err
+		}
+		stored.Link = sealedLinkPrefix + base64.RawURLEncoding.EncodeToString(sealed)
+	}
+	if err := s.outbox.EnqueueMail(ctx, &stored); err != nil {
 		return storeErr(err)
 	}
 	select {
@@ -52,6 +63,32 @@ func (s *Service) enqueue(ctx context.Context, m *Mail) error {
 	default:
 	}
 	return nil
+}
+
+// sealedLinkPrefix marks a Mail.Link sealed with the master key.
+const sealedLinkPrefix = "sealed:"
+
+func mailAAD(id string) []byte { return []byte("latch mail " + id) }
+
+// openLink returns the mail with its link opened, when it was sealed.
+func (s *Service) openLink(m *Mail) (*Mail, error) {
+	rest, ok := strings.CutPrefix(m.Link, sealedLinkPrefix)
+	if !ok {
+		return m, nil
+	}
+	if s.sealer == nil {
+		return nil, errors.New("its link is sealed and no master key is configured")
+	}
+	b, err := base64.RawURLEncoding.DecodeString(rest)
+	if err == nil {
+		b, err = s.sealer.OpenSecret(b, mailAAD(m.ID))
+	}
+	if err != nil {
+		return nil, errors.New("its sealed link does not open with this master key")
+	}
+	c := *m
+	c.Link = string(b)
+	return &c, nil
 }
 
 // link is an absolute link under Config.PublicURL carrying a one-time secret.
@@ -173,8 +210,12 @@ func (s *Service) deliver(ctx context.Context, m *Mail) (bool, error) {
 	if !m.NotAfter.IsZero() && !now.Before(m.NotAfter) {
 		return false, s.giveUp(ctx, m, m.Attempts, "its link expired before it could be sent")
 	}
+	open, err := s.openLink(m)
+	if err != nil {
+		return false, s.giveUp(ctx, m, m.Attempts, err.Error())
+	}
 	sctx, cancel := context.WithTimeout(ctx, mailLease/2)
-	err := s.mailer.SendMail(sctx, m)
+	err = s.mailer.SendMail(sctx, open)
 	cancel()
 	if err == nil {
 		if err := s.outbox.MarkMailSent(ctx, m.ID, s.now().UTC()); err != nil && !errors.Is(err, ErrNotFound) {

@@ -235,7 +235,8 @@ type Deps struct {
 	// without them those features answer ErrUnavailable.
 	Factors FactorStore
 	TOTP    TOTPCodes
-	// Sealer, when set, encrypts TOTP secrets at rest (--master-key).
+	// Sealer, when set, encrypts TOTP secrets at rest, and the links
+	// waiting in the outbox (--master-key).
 	Sealer SecretSealer
 
 	// OnEvent, when set, is told of every security event (the audit trail

@@ -145,6 +145,24 @@ func (s *Service) NewRecoveryCodes(ctx context.Context, p *Principal, currentPas
 	return codes, nil
 }
 
+// ResetFactors removes every second factor of an account (its TOTP, its
+// recovery codes and its passkeys): the operator's way back in for a
+// person who lost both the phone and the codes. Its sessions stay; the
+// next login asks for the password alone. ErrNotFound for an unknown user.
+func (s *Service) ResetFactors(ctx context.Context, userID string) error {
+	if err := s.mfaReady(); err != nil {
+		return err
+	}
+	if _, err := s.users.UserByID(ctx, userID); err != nil {
+		return storeErr(err)
+	}
+	if err := s.factors.DeleteFactors(ctx, userID); err != nil {
+		return storeErr(err)
+	}
+	s.emit(ctx, Event{Kind: EventFactorsReset, UserID: userID})
+	return nil
+}
+
 // Security is what the account's security page shows.
 type Security struct {
 	TOTP              bool // a confirmed authenticator

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/base32"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -17,6 +18,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/latch-dev/latch/internal/testkit"
+	"github.com/latch-dev/latch/totp"
 )
 
 // TestMain lets the multi-instance test start this test binary as `latch`.
@@ -494,6 +496,51 @@ func TestCommands_SQLite(t *testing.T) {
 	ok(t, e, passphrase+"\n", &again, "user", "add", "--email", "ada@example.com", "--json")
 	if again.ID == ada.ID {
 		t.Error("the new account has the deleted one's ID")
+	}
+}
+
+// An operator removes the second factors of a person who lost them: the
+// next login asks for the password alone, and the audit trail says so.
+func TestUserResetMFA(t *testing.T) {
+	db := "sqlite:" + filepath.Join(t.TempDir(), "latch.db")
+	audit := filepath.Join(t.TempDir(), "audit.log")
+	srv := startServe(t, db)
+	web := client{t, srv.base}
+	e := env{"LATCH_DB": db, "LATCH_AUDIT_LOG": audit}
+	ok(t, e, passphrase+"\n", nil, "user", "add", "--email", "bea@example.com")
+	token := web.loginToken("bea@example.com")
+	code, doc, _ := web.do("POST", "/v1/mfa/totp", "", token, map[string]string{"current_password": passphrase})
+	if code != 200 {
+		t.Fatalf("TOTP setup: %d %v", code, doc)
+	}
+	key, err := base32.StdEncoding.WithPadding(base32.NoPadding).DecodeString(doc["secret"].(string))
+	if err != nil {
+		t.Fatal(err)
+	}
+	now, err := totp.Codes{}.Code(key, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code, doc, _ = web.do("POST", "/v1/mfa/totp/confirm", "", token, map[string]string{"code": now}); code != 200 {
+		t.Fatalf("TOTP confirm: %d %v", code, doc)
+	}
+	login := map[string]string{"email": "bea@example.com", "password": passphrase}
+	if _, doc, _ = web.do("POST", "/v1/login", "", "", login); doc["mfa_required"] != true {
+		t.Fatalf("login with TOTP on: %v", doc)
+	}
+	if r := cli(t, e, "", "user", "reset-mfa", "--user", "bea@example.com"); r.code != 2 {
+		t.Errorf("reset-mfa without --yes: exit %d, want 2", r.code)
+	}
+	out := ok(t, e, "", nil, "user", "reset-mfa", "--user", "bea@example.com", "--yes")
+	if !strings.Contains(out, "the password alone logs in now") {
+		t.Errorf("reset-mfa printed %q", out)
+	}
+	if code, doc, _ = web.do("POST", "/v1/login", "", "", login); code != 200 || doc["mfa_required"] != nil || doc["user"] == nil {
+		t.Fatalf("login after reset-mfa: %d %v", code, doc)
+	}
+	trail, err := os.ReadFile(audit)
+	if err != nil || !strings.Contains(string(trail), `"factors_reset"`) || !strings.Contains(string(trail), `"actor":"cli"`) {
+		t.Errorf("audit trail after reset-mfa: %v\n%s", err, trail)
 	}
 }
 

@@ -42,7 +42,7 @@ func userCmd(a *app) *cobra.Command {
   latch user list
   latch user disable --user ada@example.com`,
 		userAddCmd(a), userListCmd(a), userShowCmd(a), userSetRoleCmd(a),
-		userDisableCmd(a, true), userDisableCmd(a, false), userDeleteCmd(a))
+		userDisableCmd(a, true), userDisableCmd(a, false), userDeleteCmd(a), userResetMFACmd(a))
 }
 
 // userAddCmd creates an account. The password is read from stdin (first
@@ -228,6 +228,36 @@ then the account is removed and its email address is free again.`,
 		}
 		return emit(a.stdout, asJSON, map[string]any{"deleted": toUserJSON(u)}, func(w io.Writer) error {
 			_, err := fmt.Fprintf(w, "deleted user %s <%s>; its sessions and tokens are revoked\n", u.ID, u.Email)
+			return err
+		})
+	})
+}
+
+func userResetMFACmd(a *app) *cobra.Command {
+	var yes bool
+	c := &cobra.Command{
+		Use:   "reset-mfa --user USER --yes",
+		Short: "remove every second factor of an account (TOTP, recovery codes, passkeys)",
+		Long: `Remove every second factor of an account: its authenticator app, its
+recovery codes and its passkeys. For a person who lost both the phone and the
+recovery codes, once you have made sure, by other means, that it is them:
+from then on the password alone logs in, until they set a factor up again.
+Sessions already open stay open. The removal is in the audit trail.`,
+		Example: "  latch user reset-mfa --user ada@example.com --yes",
+	}
+	c.Flags().BoolVar(&yes, "yes", false, "confirm the removal")
+	c.PreRunE = func(*cobra.Command, []string) error {
+		if !yes {
+			return usageError{errors.New("user reset-mfa: the account will log in with its password alone; add --yes")}
+		}
+		return nil
+	}
+	return oneUserCmd(a, c, func(ctx context.Context, ad *admin, u *latch.User, asJSON bool) error {
+		if err := ad.svc.ResetFactors(ctx, u.ID); err != nil {
+			return err
+		}
+		return emit(a.stdout, asJSON, map[string]any{"reset": toUserJSON(u)}, func(w io.Writer) error {
+			_, err := fmt.Fprintf(w, "removed every second factor of user %s <%s>; the password alone logs in now\n", u.ID, u.Email)
 			return err
 		})
 	})
