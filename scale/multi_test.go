@@ -33,6 +33,21 @@ func TestMultiInstance(t *testing.T) {
 	email := newEmail("multi")
 	signup(t, A.url, email)
 
+	t.Run("MailLimitSharedByTheInstances", func(t *testing.T) {
+		// One verification mail per account per minute, whichever instance
+		// is asked: the limit lives in Redis.
+		s := loginSession(t, A.url, email, "session asking for mail")
+		if r := call(t, "POST", A.url+"/v1/email/verification", s.a, nil); r.status != 202 {
+			t.Fatalf("the first verification mail, on A: %s", r)
+		}
+		for _, in := range []*instance{B, C} {
+			r := call(t, "POST", in.url+"/v1/email/verification", s.a, nil)
+			if r.status != 429 || r.resp.Header.Get("Retry-After") == "" {
+				t.Fatalf("a second verification mail within the minute, on %s: %s", in.name, r)
+			}
+		}
+	})
+
 	t.Run("SessionMadeOnAWorksOnBAndC", func(t *testing.T) {
 		s := loginSession(t, A.url, email, "session from A")
 		tok := loginToken(t, A.url, email, "token from A")

@@ -103,23 +103,27 @@ type shared struct {
 	bus      latch.RevocationBus
 	throttle latch.LoginThrottle
 	limiter  latch.RateLimiter
-	checks   []http.Check
-	close    func()
+	// mail bounds the mail one account can cause, shared by every
+	// instance with --redis.
+	mail   latch.RateLimiter
+	checks []http.Check
+	close  func()
 }
 
 func openShared(ctx context.Context, cfg *Config, st *stores, logger *slog.Logger) (*shared, error) {
 	throttle := memory.NewLoginThrottle(cfg.LoginMaxFailures, cfg.LoginFailureWindow)
 	limiter := memory.NewRateLimiter(cfg.LoginIPRate)
+	mail := memory.NewRateLimiter(mailRate)
 	if cfg.Redis == "" && st.single {
 		// The only writer: sessions served from process memory, idle
 		// deadlines written in batches.
 		cache := memory.NewSessionCache(st.sessions)
 		cache.Start(ctx, func(err error) { logger.Warn("writing idle deadlines to the database; retrying", "err", err) })
-		return &shared{sessions: cache, revs: st.revs, throttle: throttle, limiter: limiter,
+		return &shared{sessions: cache, revs: st.revs, throttle: throttle, limiter: limiter, mail: mail,
 			close: func() { _ = cache.Close() }}, nil
 	}
 	if cfg.Redis == "" {
-		return &shared{sessions: st.sessions, revs: st.revs, throttle: throttle, limiter: limiter, close: func() {}}, nil
+		return &shared{sessions: st.sessions, revs: st.revs, throttle: throttle, limiter: limiter, mail: mail, close: func() {}}, nil
 	}
 	id, err := st.deployment(ctx)
 	if err != nil {
@@ -147,6 +151,7 @@ func openShared(ctx context.Context, cfg *Config, st *stores, logger *slog.Logge
 		// Redis down: limits per instance, never an error to the caller.
 		throttle: rc.LoginThrottle(cfg.LoginMaxFailures, cfg.LoginFailureWindow, throttle),
 		limiter:  rc.RateLimiter(cfg.LoginIPRate, limiter),
+		mail:     rc.RateLimiter(mailRate, mail),
 		checks: []http.Check{{Name: "redis", Optional: true, Check: func(context.Context) error {
 			if !rc.Healthy() { // reachable and its recovery (flush, refill) done
 				return errors.New("redis is down or recovering")
@@ -159,6 +164,9 @@ func openShared(ctx context.Context, cfg *Config, st *stores, logger *slog.Logge
 		},
 	}, nil
 }
+
+// mailRate is a mail of each kind per account per minute.
+const mailRate = 1.0 / 60
 
 // redisLog adapts slog to go-redis's logger.
 type redisLog struct{ l *slog.Logger }
@@ -419,7 +427,7 @@ func newService(ctx context.Context, cfg *Config, st *stores, sh *shared, km *ke
 	}
 	// Account mail (API.md §8): the database keeps the links and the outbox.
 	deps.AccountTokens, deps.Outbox = st.tokens, st.outbox
-	deps.MailLimiter = memory.NewRateLimiter(1.0 / 60) // a mail of each kind per account per minute
+	deps.MailLimiter = sh.mail
 	// Second factors (API.md §8); TOTP secrets sealed like signing keys.
 	deps.Factors, deps.TOTP = st.factors, totp.Codes{}
 	if km.sealer != nil {
