@@ -57,6 +57,16 @@ func TestPages_AccessibleAndReadableEverywhere(t *testing.T) {
 			b.login("gil@example.com", pw)
 			b.open("/account?notice=revoked")
 		}},
+		{"account-email-change", func() {
+			b.click("email-change-toggle")
+			b.fill("new-email", "not an address")
+			b.fill("email-password", pw)
+			b.submit("change-email")
+			b.waitUntil("the error", visible("error"), 5*time.Second)
+			if !eval[bool](b, `document.querySelector('[data-testid="new-email"]').value === "not an address"`) {
+				t.Error("the change form lost what was typed")
+			}
+		}},
 		{"spa", func() {
 			b.open("/demo/spa")
 			b.waitUntil("the SPA login form", visible("email"), 10*time.Second)

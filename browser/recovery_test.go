@@ -106,3 +106,40 @@ func TestRecovery_ResetThroughTheEmail(t *testing.T) {
 		t.Fatalf("second mail %q, want the reset notice", notice.Subject)
 	}
 }
+
+// API.md §8 in the browser: the address changes from the account page only
+// once the link mailed to the new address is used; the old address gets a
+// notice, and the page shows the new address confirmed.
+func TestRecovery_ChangeEmailThroughTheLink(t *testing.T) {
+	srv, mail := startLatchWithMail(t)
+	const old, next = "hana@example.com", "hana.new@example.com"
+	srv.signup(t, old, pw)
+	b := newTab(t, newBrowser(t), srv)
+	b.login(old, pw)
+	if st := b.text("email-status"); st != "Not confirmed" {
+		t.Fatalf("a new account's address: %q", st)
+	}
+	b.click("email-change-toggle")
+	b.fill("new-email", next)
+	b.fill("email-password", pw)
+	b.submit("change-email")
+	if !strings.Contains(b.text("notice"), "open the link we sent to the new address") {
+		t.Fatalf("after asking for the change: notice %q, error %q", b.text("notice"), b.text("error"))
+	}
+	if got := b.text("user-email"); got != old {
+		t.Fatalf("the address changed before the link was used: %q", got)
+	}
+	link := mail.Wait(t, next, 1, 10*time.Second)[0].Link("/verify-email")
+	if notice := mail.Wait(t, old, 1, 10*time.Second)[0]; !strings.Contains(notice.Text, next) {
+		t.Fatalf("the notice to the old address does not name the new one:\n%s", notice.Text)
+	}
+	b.do(chromedp.Navigate(link))
+	b.submit("submit")
+	if !strings.Contains(b.text("notice"), "confirmed") {
+		t.Fatalf("after the link: notice %q, error %q", b.text("notice"), b.text("error"))
+	}
+	b.open("/account")
+	if got, st := b.text("user-email"), b.text("email-status"); got != next || st != "Confirmed" {
+		t.Fatalf("the account page shows %q (%s), want %q confirmed", got, st, next)
+	}
+}

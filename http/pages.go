@@ -49,6 +49,8 @@ func (s *Server) pageRoutes(handle func(pattern string, rt route, stream bool)) 
 	handle("/account/logout-all", route{"POST": s.audited(pg.logoutAll)}, false)
 	handle("/account/revoke", route{"POST": s.audited(pg.revoke)}, false)
 	handle("/account/password", route{"POST": s.audited(pg.changePassword)}, false)
+	handle("/account/email", route{"POST": s.audited(pg.changeEmail)}, false)
+	handle("/account/email/verification", route{"POST": s.audited(pg.requestVerification)}, false)
 	handle("/account/security", route{"GET": pg.security}, false)
 	handle("/account/security/totp", route{"POST": s.audited(pg.totpBegin)}, false)
 	handle("/account/security/totp/confirm", route{"POST": s.audited(pg.totpConfirm)}, false)
@@ -81,6 +83,7 @@ type pageData struct {
 	Email      string // the address typed into a refused form
 	Next       string // the validated ?next= of the login form
 	User       string // the signed-in user's email
+	Verified   bool   // whether that address is verified
 	CSRF       string // the session's CSRF token, for the hidden fields
 	Sessions   []deviceRow
 	Token      string // the one-time secret of a reset or verification link, for its hidden field
@@ -140,17 +143,19 @@ func redirect(w http.ResponseWriter, to string) {
 // notices are the messages a redirect can ask the next page to show, by
 // key: the query never carries text of its own.
 var notices = map[string]string{
-	"signed-up":        "Your account is ready. Log in to continue.",
-	"signed-out":       "You are logged out.",
-	"signed-out-all":   "You are logged out on every device.",
-	"password-changed": "Your password is changed. Every other device has been signed out.",
-	"revoked":          "That device has been signed out.",
-	"reset-sent":       "If that address has an account, a link to choose a new password is on its way. It works once, for a short time.",
-	"password-reset":   "Your password is changed and every device was signed out. Log in with the new password.",
-	"email-verified":   "Your email address is confirmed.",
-	"totp-on":          "Two-step verification is on. From now on, logins ask for a code from your app.",
-	"totp-off":         "Two-step verification is off. Logins need only your password now.",
-	"codes-new":        "Here are your new recovery codes. The old ones no longer work.",
+	"signed-up":         "Your account is ready. Log in to continue.",
+	"signed-out":        "You are logged out.",
+	"signed-out-all":    "You are logged out on every device.",
+	"password-changed":  "Your password is changed. Every other device has been signed out.",
+	"revoked":           "That device has been signed out.",
+	"reset-sent":        "If that address has an account, a link to choose a new password is on its way. It works once, for a short time.",
+	"password-reset":    "Your password is changed and every device was signed out. Log in with the new password.",
+	"email-verified":    "Your email address is confirmed.",
+	"totp-on":           "Two-step verification is on. From now on, logins ask for a code from your app.",
+	"totp-off":          "Two-step verification is off. Logins need only your password now.",
+	"codes-new":         "Here are your new recovery codes. The old ones no longer work.",
+	"verification-sent": "A link to confirm your address is on its way. It works once, for a day.",
+	"email-change-sent": "To finish, open the link we sent to the new address. Your old address gets a notice; nothing changes until the link is used.",
 }
 
 // errorText says what went wrong in words a person understands.
@@ -372,12 +377,18 @@ func (pg *pages) account(w http.ResponseWriter, r *http.Request) {
 // renderAccount shows the account page; a non-nil err is shown in words
 // with its status.
 func (pg *pages) renderAccount(w http.ResponseWriter, r *http.Request, p *latch.Principal, csrf, notice string, err error) {
-	d := &pageData{Title: "Your account", Nav: "account", User: p.User.Email, CSRF: csrf, Notice: notice}
+	d := &pageData{Title: "Your account", Nav: "account", User: p.User.Email, Verified: p.User.EmailVerified, CSRF: csrf, Notice: notice}
+	if r.Method == http.MethodPost && r.URL.Path == "/account/email" {
+		d.Email = r.PostForm.Get("new_email") // the change form stays open with what was typed
+	}
 	list, lerr := pg.s.Service.ListSessions(r.Context(), p.User.ID)
 	if lerr != nil && err == nil {
 		err = lerr
 	}
 	d.Sessions = deviceRows(list, p.SessionID, pg.s.Now())
+	if errors.Is(err, latch.ErrReauthRequired) {
+		d.ReauthNext = "/account"
+	}
 	if err != nil {
 		pg.fail(w, r, "account", d, err)
 		return
