@@ -116,6 +116,10 @@ type Load struct {
 	Requests uint64        `json:"requests"`
 	PerSec   float64       `json:"per_sec"` // successful requests per second
 	Success  float64       `json:"success"` // fraction of 2xx
+	// Shed is the fraction answered 429 with Retry-After: latch's own
+	// backpressure (the login rows: the hasher's queue, the account's
+	// lockout slots), not an error.
+	Shed float64 `json:"shed,omitempty"`
 	P50      Millis        `json:"p50_ms"`
 	P99      Millis        `json:"p99_ms"`
 	P999     Millis        `json:"p999_ms"`

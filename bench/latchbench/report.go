@@ -228,7 +228,10 @@ func Print(w io.Writer, rep *Report) error {
 func loadLine(l Load) string {
 	s := fmt.Sprintf("%.0f/s  p50 %.2f ms  p99 %.2f ms  p99.9 %.2f ms  (%d requests, %.1f %% ok)",
 		l.PerSec, l.P50, l.P99, l.P999, l.Requests, l.Success*100)
-	if l.Success < 1 && len(l.Errors) > 0 {
+	if l.Shed > 0 {
+		s += fmt.Sprintf(", %.1f %% shed (429)", l.Shed*100)
+	}
+	if l.Success+l.Shed < 1 && len(l.Errors) > 0 {
 		s += " errors: " + strings.Join(l.Errors, "; ")
 	}
 	return s

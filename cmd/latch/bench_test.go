@@ -74,8 +74,10 @@ func TestBenchQuick(t *testing.T) {
 		switch {
 		case l == nil:
 			t.Errorf("%s: missing", what)
-		case l.Requests == 0 || l.PerSec <= 0 || l.Success < 0.99:
-			t.Errorf("%s: %d requests, %.1f/s, %.3f ok", what, l.Requests, l.PerSec, l.Success)
+		case l.Requests == 0 || l.PerSec <= 0 || l.Success+l.Shed < 0.99:
+			// 429s with Retry-After are latch shedding logins on a busy
+			// machine (measured, not a failure); anything else is.
+			t.Errorf("%s: %d requests, %.1f/s, %.3f ok, %.3f shed", what, l.Requests, l.PerSec, l.Success, l.Shed)
 		case l.P50 <= 0 || l.P99 < l.P50 || l.P999 < l.P99:
 			t.Errorf("%s: percentiles p50 %v p99 %v p99.9 %v", what, l.P50, l.P99, l.P999)
 		}
