@@ -119,11 +119,11 @@ type Load struct {
 	// Shed is the fraction answered 429 with Retry-After: latch's own
 	// backpressure (the login rows: the hasher's queue, the account's
 	// lockout slots), not an error.
-	Shed float64 `json:"shed,omitempty"`
-	P50      Millis        `json:"p50_ms"`
-	P99      Millis        `json:"p99_ms"`
-	P999     Millis        `json:"p999_ms"`
-	Errors   []string      `json:"errors,omitempty"`
+	Shed   float64  `json:"shed,omitempty"`
+	P50    Millis   `json:"p50_ms"`
+	P99    Millis   `json:"p99_ms"`
+	P999   Millis   `json:"p999_ms"`
+	Errors []string `json:"errors,omitempty"`
 }
 
 // Millis is a duration printed and encoded in milliseconds.
