@@ -231,6 +231,11 @@ type Deps struct {
 	TOTP    TOTPCodes
 	// Sealer, when set, encrypts TOTP secrets at rest (--master-key).
 	Sealer SecretSealer
+	// WebAuthn runs the passkey ceremonies of the relying party; with it
+	// (and Factors and AccountTokens) accounts can add passkeys and log in
+	// with them. Optional: without it those features answer
+	// ErrUnavailable.
+	WebAuthn WebAuthn
 
 	// OnEvent, when set, is told of every security event (the audit trail
 	// and the metrics; see Event, AuditLogger and Events). It is called on
@@ -268,6 +273,7 @@ type Service struct {
 	factors     FactorStore
 	totp        TOTPCodes
 	sealer      SecretSealer
+	webauthn    WebAuthn
 	mailKick    chan struct{}
 	bgMu        sync.Mutex // guards bgClosed and bgWG.Add
 	bgClosed    bool
@@ -315,7 +321,7 @@ func New(cfg Config, deps Deps) (*Service, error) {
 		normalizeEmail: deps.NormalizeEmail, checkPassword: deps.CheckPassword, dummyHash: deps.DummyHash,
 		logger: deps.Logger, now: deps.Now, rand: deps.Rand, onEvent: deps.OnEvent, onKeysChanged: deps.OnKeysChanged,
 		tokens: deps.AccountTokens, outbox: deps.Outbox, mailer: deps.Mailer, mailLimiter: deps.MailLimiter,
-		factors: deps.Factors, totp: deps.TOTP, sealer: deps.Sealer,
+		factors: deps.Factors, totp: deps.TOTP, sealer: deps.Sealer, webauthn: deps.WebAuthn,
 		evict:    func(string) {},
 		subs:     map[*subscriber]struct{}{},
 		kick:     make(chan struct{}, 1),

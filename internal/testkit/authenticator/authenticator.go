@@ -73,6 +73,14 @@ func (a *Authenticator) Credentials() []*Credential {
 	return slices.Clone(a.creds)
 }
 
+// Import makes the authenticator hold c too (a copy of a key taken from
+// another authenticator, say).
+func (a *Authenticator) Import(c *Credential) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.creds = append(a.creds, c)
+}
+
 var b64 = base64.RawURLEncoding
 
 // bytesJSON is a base64url member of options.
