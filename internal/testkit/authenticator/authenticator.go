@@ -44,6 +44,10 @@ type Credential struct {
 	Counter uint32
 }
 
+// IDString is the credential ID as the browser's credential.id gives it
+// (base64url).
+func (c *Credential) IDString() string { return b64.EncodeToString(c.ID) }
+
 // Authenticator is a platform authenticator in a browser; safe for
 // concurrent use.
 type Authenticator struct {
@@ -174,7 +178,9 @@ func coseKey(k *ecdsa.PublicKey) ([]byte, error) {
 // Create answers creation options as navigator.credentials.create does:
 // a new discoverable credential for the options' user, "none" attestation.
 // ErrExcluded when it holds a credential the options exclude.
-func (a *Authenticator) Create(options []byte) ([]byte, error) {
+func (a *Authenticator) Create(options []byte) ([]byte, error) { return a.create(options, nil) }
+
+func (a *Authenticator) create(options []byte, reuse *Credential) ([]byte, error) {
 	var o creationOptions
 	if err := json.Unmarshal(options, &o); err != nil {
 		return nil, fmt.Errorf("authenticator: creation options: %w", err)
@@ -188,21 +194,26 @@ func (a *Authenticator) Create(options []byte) ([]byte, error) {
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	for _, c := range a.creds {
-		for _, x := range pk.Exclude {
-			if c.RPID == pk.RP.ID && slices.Equal(c.ID, x.ID) {
-				return nil, ErrExcluded
+	c := reuse
+	if c == nil {
+		for _, c := range a.creds {
+			for _, x := range pk.Exclude {
+				if c.RPID == pk.RP.ID && slices.Equal(c.ID, x.ID) {
+					return nil, ErrExcluded
+				}
 			}
 		}
+		key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		if err != nil {
+			return nil, err
+		}
+		c = &Credential{ID: make([]byte, 16), RPID: pk.RP.ID, UserHandle: slices.Clone(pk.User.ID), Key: key}
+		if _, err := rand.Read(c.ID); err != nil {
+			return nil, err
+		}
+		a.creds = append(a.creds, c)
 	}
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return nil, err
-	}
-	c := &Credential{ID: make([]byte, 16), RPID: pk.RP.ID, UserHandle: slices.Clone(pk.User.ID), Key: key}
-	if _, err := rand.Read(c.ID); err != nil {
-		return nil, err
-	}
+	key := c.Key
 	cose, err := coseKey(&key.PublicKey)
 	if err != nil {
 		return nil, err
@@ -224,7 +235,6 @@ func (a *Authenticator) Create(options []byte) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	a.creds = append(a.creds, c)
 	return json.Marshal(map[string]any{
 		"id": b64.EncodeToString(c.ID), "rawId": b64.EncodeToString(c.ID), "type": "public-key",
 		"authenticatorAttachment": "platform", "clientExtensionResults": map[string]any{},
@@ -237,6 +247,13 @@ func (a *Authenticator) Create(options []byte) ([]byte, error) {
 			"transports":         []string{"internal", "hybrid"},
 		},
 	})
+}
+
+// CreateFor answers creation options with c, a credential the
+// authenticator holds already, whatever they exclude: a client that
+// ignores excludeCredentials.
+func (a *Authenticator) CreateFor(options []byte, c *Credential) ([]byte, error) {
+	return a.create(options, c)
 }
 
 // Get answers request options as navigator.credentials.get does: with the
