@@ -232,7 +232,7 @@ type Deps struct {
 	// Sealer, when set, encrypts TOTP secrets at rest (--master-key).
 	Sealer SecretSealer
 	// WebAuthn runs the passkey ceremonies of the relying party; with it
-	// (and Factors and AccountTokens) accounts can add passkeys and log in
+	// (and the second factors above) accounts can add passkeys and log in
 	// with them. Optional: without it those features answer
 	// ErrUnavailable.
 	WebAuthn WebAuthn
