@@ -1,8 +1,17 @@
 package main
 
 import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/latch-dev/latch/internal/testkit"
+	"github.com/latch-dev/latch/internal/testkit/authenticator"
 )
 
 // The relying party from the flags, or derived from --public-url or the
@@ -47,4 +56,69 @@ func TestRelyingParty(t *testing.T) {
 			}
 		})
 	}
+}
+
+// latch serve on the embedded default, with the relying party from the
+// flags: a passkey registered over HTTP (the software authenticator as the
+// browser) logs in without a password, through the SQLite stores.
+func TestServe_Passkeys(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	const origin = "http://localhost:8443" // what the browser reports; latch need not listen there
+	var stderr testkit.Buffer
+	done := make(chan int, 1)
+	go func() {
+		done <- run(ctx, []string{"serve", "--addr", "127.0.0.1:0", "--db", "sqlite:" + filepath.Join(t.TempDir(), "latch.db"),
+			"--webauthn-origins", origin, "--login-ip-rate", "0"},
+			strings.NewReader(""), &bytes.Buffer{}, &stderr, env{"LATCH_WEBAUTHN_RP_ID": "localhost"}.get)
+	}()
+	base := "http://" + listening(t, &stderr, done)
+	if !strings.Contains(stderr.String(), `msg="passkeys on" rp_id=localhost origins=http://localhost:8443`) {
+		t.Errorf("no passkeys line in the log: %s", stderr.String())
+	}
+	post := func(path string, body any, header ...string) map[string]any {
+		t.Helper()
+		b, _ := json.Marshal(body)
+		req, _ := http.NewRequest("POST", base+path, bytes.NewReader(b))
+		req.Header.Set("Content-Type", "application/json")
+		for i := 0; i+1 < len(header); i += 2 {
+			req.Header.Set(header[i], header[i+1])
+		}
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		raw, _ := io.ReadAll(res.Body)
+		var doc map[string]any
+		_ = json.Unmarshal(raw, &doc)
+		if res.StatusCode >= 300 {
+			t.Fatalf("POST %s: %d %s", path, res.StatusCode, raw)
+		}
+		return doc
+	}
+	post("/v1/signup", map[string]string{"email": "keys@example.com", "password": "a-fine-long-passphrase"})
+	tok := post("/v1/login", map[string]string{"email": "keys@example.com", "password": "a-fine-long-passphrase", "mode": "token"})
+	auth := []string{"Authorization", "Bearer " + tok["access_token"].(string)}
+	key := authenticator.New(origin)
+	opts, _ := json.Marshal(post("/v1/webauthn/register/begin", map[string]string{}, auth...))
+	cred, err := key.Create(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	added := post("/v1/webauthn/register/finish", map[string]any{"credential": json.RawMessage(cred), "name": "Laptop"}, auth...)
+	if added["credential"].(map[string]any)["name"] != "Laptop" {
+		t.Fatalf("registered %v", added)
+	}
+	opts, _ = json.Marshal(post("/v1/login/passkey/begin", map[string]string{}))
+	assertion, err := key.Get(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	login := post("/v1/login/passkey/finish", map[string]any{"credential": json.RawMessage(assertion), "mode": "token"})
+	if login["user"].(map[string]any)["email"] != "keys@example.com" || login["access_token"] == nil {
+		t.Fatalf("passkey login %v", login)
+	}
+	cancel()
+	<-done
 }
