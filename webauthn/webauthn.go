@@ -100,6 +100,11 @@ func New(cfg Config) (*RelyingParty, error) {
 		},
 		// The ceremony's life is the AccountToken's, on the Service's clock.
 		Timeouts: gowebauthn.TimeoutsConfig{Login: timeouts, Registration: timeouts},
+		// latch asks for no extension and reads no output; one a browser or
+		// password manager adds unprompted (credProps, say: the
+		// specification lets clients, w3c/webauthn#1289) must not fail a
+		// login.
+		ExtensionsUnsolicitedOutputPolicy: protocol.UnsolicitedOutputPolicyIgnore,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("webauthn: %w", err)

@@ -301,6 +301,19 @@ func TestRelyingParty_loginRefused(t *testing.T) {
 	}
 }
 
+// Outputs of extensions latch never asked for, which some clients add,
+// fail neither ceremony.
+func TestRelyingParty_unsolicitedExtensionOutputs(t *testing.T) {
+	rp := newRP(t)
+	a := authenticator.New(origin)
+	a.ExtensionResults = map[string]any{"credProps": map[string]any{"rk": true}}
+	u := &latch.User{ID: "user-id-1", Email: "ada@example.com"}
+	pk := register(t, rp, a, u)
+	if _, err := assert(t, rp, a, pk); err != nil {
+		t.Fatalf("an assertion with an unsolicited credProps output: %v", err)
+	}
+}
+
 func TestRelyingParty_readResponse(t *testing.T) {
 	rp := newRP(t)
 	for _, body := range []string{``, `{}`, `[]`, `{"rawId": "AAAA"}`, `{"rawId": "AAAA", "response": {"clientDataJSON": "e30"}}`, `{"rawId": 1}`} {

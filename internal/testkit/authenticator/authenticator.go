@@ -62,6 +62,9 @@ type Authenticator struct {
 	// OmitUserHandle leaves response.userHandle out of assertions (as
 	// some security keys do in a second step).
 	OmitUserHandle bool
+	// ExtensionResults, when set, is the clientExtensionResults of every
+	// answer, requested or not (some clients add outputs unprompted).
+	ExtensionResults map[string]any
 
 	mu    sync.Mutex
 	creds []*Credential
@@ -237,7 +240,7 @@ func (a *Authenticator) create(options []byte, reuse *Credential) ([]byte, error
 	}
 	return json.Marshal(map[string]any{
 		"id": b64.EncodeToString(c.ID), "rawId": b64.EncodeToString(c.ID), "type": "public-key",
-		"authenticatorAttachment": "platform", "clientExtensionResults": map[string]any{},
+		"authenticatorAttachment": "platform", "clientExtensionResults": a.extensionResults(),
 		"response": map[string]any{
 			"clientDataJSON":     b64.EncodeToString(a.clientData("webauthn.create", pk.Challenge)),
 			"attestationObject":  b64.EncodeToString(att),
@@ -254,6 +257,13 @@ func (a *Authenticator) create(options []byte, reuse *Credential) ([]byte, error
 // ignores excludeCredentials.
 func (a *Authenticator) CreateFor(options []byte, c *Credential) ([]byte, error) {
 	return a.create(options, c)
+}
+
+func (a *Authenticator) extensionResults() map[string]any {
+	if a.ExtensionResults == nil {
+		return map[string]any{}
+	}
+	return a.ExtensionResults
 }
 
 // Get answers request options as navigator.credentials.get does: with the
@@ -316,7 +326,7 @@ func (a *Authenticator) GetWith(options []byte, c *Credential) ([]byte, error) {
 	}
 	return json.Marshal(map[string]any{
 		"id": b64.EncodeToString(c.ID), "rawId": b64.EncodeToString(c.ID), "type": "public-key",
-		"authenticatorAttachment": "platform", "clientExtensionResults": map[string]any{},
+		"authenticatorAttachment": "platform", "clientExtensionResults": a.extensionResults(),
 		"response": resp,
 	})
 }
