@@ -11,9 +11,12 @@ import (
 	"crypto/rsa"
 	"crypto/sha256"
 	"testing"
+	"time"
 
 	"github.com/latch-dev/latch"
 	"github.com/latch-dev/latch/jose"
+	"github.com/latch-dev/latch/memory"
+	"github.com/latch-dev/latch/password"
 )
 
 // benchService is a Service on the memory stores behind the session cache
@@ -130,4 +133,58 @@ func BenchmarkAuthenticateSession(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// BenchmarkLoginMethods is one session login per way of logging in, at the
+// production argon2id parameters: the password alone; the password, then a
+// TOTP code (the second step, CompleteMFA); and a passwordless passkey
+// login (BeginPasskeyLogin, the software authenticator's assertion, then
+// FinishPasskeyLogin), beside the authenticator's part alone (an ECDSA
+// P-256 signature and the JSON a browser would send), which a real login
+// spends in the browser. Compare them by ratio within one run.
+func BenchmarkLoginMethods(b *testing.B) {
+	ctx := context.Background()
+	hasher, err := password.New(password.Config{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	d := newDomain(b, withPasskeys(b, &memory.FactorStore{}, nil), withDeps(func(d *latch.Deps) { d.Hasher = hasher }))
+	d.signup(b, "password@example.com", mfaPassword)
+	totpAccount := enrol(b, d, "totp@example.com")
+	key := enrolPasskey(b, d, "passkey@example.com").auth
+
+	b.Run("password", func(b *testing.B) {
+		for b.Loop() {
+			d.login(b, "password@example.com", mfaPassword, latch.KindSession)
+		}
+	})
+	b.Run("password+totp", func(b *testing.B) {
+		for b.Loop() {
+			d.Clock.Advance(30 * time.Second) // a fresh code each time: a code is accepted once
+			ch := d.challenge(b, totpAccount.email, latch.KindSession)
+			if _, err := d.CompleteMFA(ctx, latch.MFARequest{Token: ch.Token, TOTP: totpAccount.code(b, d, 0)}); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("passkey", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := d.passwordless(b, key, latch.KindSession); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("passkey/authenticator-alone", func(b *testing.B) {
+		opts, err := d.BeginPasskeyLogin(ctx)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := key.Get(opts); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 }

@@ -58,6 +58,12 @@ var (
 // ErrInvalidCredentials too (errors.Is), with its own words for people.
 var ErrInvalidCode = fmt.Errorf("%w: wrong code", ErrInvalidCredentials)
 
+// ErrInvalidPasskey: a WebAuthn assertion that does not verify (an unknown
+// credential, a bad signature, another origin or relying party, a
+// suspected clone). It is ErrInvalidCredentials too, one answer for every
+// reason, with its own words for people.
+var ErrInvalidPasskey = fmt.Errorf("%w: passkey not accepted", ErrInvalidCredentials)
+
 // RequestError is ErrInvalidRequest with an explanation for the caller. The
 // explanation is a fixed sentence: it never echoes input.
 type RequestError struct {

@@ -41,7 +41,8 @@ const (
 	EventRecoveryCodes              EventKind = "recovery_codes"               // a new set; the old one died
 	EventRecoveryCodeUsed           EventKind = "recovery_code_used"           // Detail: how many are left
 	EventPasskeyAdded               EventKind = "passkey_added"                // Detail: the passkey's name
-	EventPasskeyRemoved             EventKind = "passkey_removed"              //
+	EventPasskeyRenamed             EventKind = "passkey_renamed"              // Detail: the new name
+	EventPasskeyRemoved             EventKind = "passkey_removed"              // Detail: the passkey's name
 	EventFactorsReset               EventKind = "factors_reset"                // every second factor removed by an operator
 	EventPasskeyCloned              EventKind = "passkey_clone_suspected"      // a sign counter went backwards; the login was refused
 )

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 )
 
 // maxCarry bounds LoginRequest.Carry, which an mfa_token keeps.
@@ -65,27 +66,27 @@ func (s *Service) secondStep(ctx context.Context, u *User, mode SessionKind, car
 	if err != nil || len(methods) == 0 {
 		return nil, err
 	}
-	secret, _, err := s.newCeremony(ctx, PurposeMFALogin, u.ID, string(mode)+" "+carry)
+	secret, err := s.newSecret(32)
 	if err != nil {
+		return nil, err
+	}
+	if _, err := s.putCeremony(ctx, secret, PurposeMFALogin, u.ID, string(mode)+" "+carry, MFATTL); err != nil {
 		return nil, err
 	}
 	return &MFAChallenge{Token: secret, Methods: methods}, nil
 }
 
-// newCeremony stores a login ceremony's account token and returns its
-// secret.
-func (s *Service) newCeremony(ctx context.Context, purpose TokenPurpose, userID, data string) (string, *AccountToken, error) {
-	secret, err := s.newSecret(32)
-	if err != nil {
-		return "", nil, err
-	}
+// putCeremony stores a login ceremony's account token under the hash of
+// its secret: one drawn for it (an mfa_token), or the challenge of a
+// WebAuthn ceremony.
+func (s *Service) putCeremony(ctx context.Context, secret string, purpose TokenPurpose, userID, data string, ttl time.Duration) (*AccountToken, error) {
 	now := s.now().UTC()
 	t := &AccountToken{Hash: HashSecret(secret), Purpose: purpose, UserID: userID,
-		CreatedAt: now, ExpiresAt: now.Add(MFATTL), Data: data}
+		CreatedAt: now, ExpiresAt: now.Add(ttl), Data: data}
 	if err := s.tokens.CreateAccountToken(ctx, t); err != nil {
-		return "", nil, storeErr(err)
+		return nil, storeErr(err)
 	}
-	return secret, t, nil
+	return t, nil
 }
 
 // ceremony returns the live account token of a ceremony of purpose, and
@@ -120,21 +121,31 @@ func (s *Service) ceremony(ctx context.Context, secret string, purpose TokenPurp
 	return t, u, nil
 }
 
-// MFARequest is the second step of a login: the mfa_token and one code.
+// MFARequest is the second step of a login: the mfa_token and one factor.
 type MFARequest struct {
 	Token string
 	// TOTP is a code from the authenticator; RecoveryCode one of the
-	// account's recovery codes. Exactly one is set.
+	// account's recovery codes; Passkey the browser's assertion (JSON) to
+	// the options of BeginMFAPasskey. Exactly one is set.
 	TOTP, RecoveryCode string
+	Passkey            []byte
 	UserAgent, IP      string
 }
 
 // CompleteMFA finishes a login that answered an MFAChallenge (API.md §8).
-// A wrong code counts against the mfa_token (MFAAttempts of them kill it)
-// and towards the account's lockout; a TOTP code is accepted once. An
-// unknown, expired or exhausted mfa_token is ErrInvalidToken.
+// A wrong code, or a passkey assertion that does not verify, counts
+// against the mfa_token (MFAAttempts of them kill it) and towards the
+// account's lockout; a TOTP code is accepted once. An unknown, expired or
+// exhausted mfa_token is ErrInvalidToken, and so is a passkey assertion to
+// a WebAuthn ceremony that is not this mfa_token's, or spent.
 func (s *Service) CompleteMFA(ctx context.Context, req MFARequest) (*LoginResult, error) {
-	if (req.TOTP == "") == (req.RecoveryCode == "") {
+	given := 0
+	for _, f := range []bool{req.TOTP != "", req.RecoveryCode != "", len(req.Passkey) > 0} {
+		if f {
+			given++
+		}
+	}
+	if given != 1 {
 		return nil, invalid("Give exactly one of totp and recovery_code.")
 	}
 	t, u, err := s.ceremony(ctx, req.Token, PurposeMFALogin)
@@ -144,14 +155,20 @@ func (s *Service) CompleteMFA(ctx context.Context, req MFARequest) (*LoginResult
 	if u == nil || u.Disabled {
 		return nil, ErrInvalidToken
 	}
-	amr := []string{AMRPassword, AMROTP, AMRMultiFactor}
+	amr, wrong := []string{AMRPassword, AMROTP, AMRMultiFactor}, ErrInvalidCode
+	if len(req.Passkey) > 0 {
+		amr, wrong = []string{AMRPassword, AMRHardwareKey, AMRMultiFactor}, ErrInvalidPasskey
+	}
 	// A guess under the account's lockout, like the password: concurrent
-	// codes cannot all pass the lock check before any is counted.
+	// answers cannot all pass the lock check before any is counted.
 	ok, err := s.guess(ctx, u.Email, false, func() (bool, error) {
-		if req.TOTP != "" {
+		switch {
+		case req.TOTP != "":
 			return s.useTOTP(ctx, u.ID, req.TOTP)
+		case req.RecoveryCode != "":
+			return s.useRecoveryCode(ctx, u.ID, req.RecoveryCode)
 		}
-		return s.useRecoveryCode(ctx, u.ID, req.RecoveryCode)
+		return s.mfaPasskey(ctx, t, u, req.Passkey)
 	})
 	if errors.Is(err, ErrRateLimited) {
 		s.emit(ctx, Event{Kind: EventLogin, Outcome: OutcomeLocked, UserID: u.ID})
@@ -161,7 +178,7 @@ func (s *Service) CompleteMFA(ctx context.Context, req MFARequest) (*LoginResult
 		return nil, err
 	}
 	if !ok {
-		return nil, s.wrongFactor(ctx, t, u)
+		return nil, s.wrongFactor(ctx, t, u, wrong)
 	}
 	if err := s.consume(ctx, req.Token); err != nil {
 		return nil, err
@@ -171,8 +188,10 @@ func (s *Service) CompleteMFA(ctx context.Context, req MFARequest) (*LoginResult
 }
 
 // wrongFactor counts a wrong second factor against its ceremony (which
-// dies at MFAAttempts); guess has counted it towards the account's lockout.
-func (s *Service) wrongFactor(ctx context.Context, t *AccountToken, u *User) error {
+// dies at MFAAttempts; guess has counted it towards the account's
+// lockout) and returns wrong, the error that says which kind of factor
+// was refused.
+func (s *Service) wrongFactor(ctx context.Context, t *AccountToken, u *User, wrong error) error {
 	s.emit(ctx, Event{Kind: EventLogin, Outcome: OutcomeInvalidSecondFactor, UserID: u.ID})
 	n, err := s.tokens.FailAccountToken(ctx, t.Hash, s.now().UTC())
 	if err != nil && !errors.Is(err, ErrNotFound) {
@@ -183,5 +202,5 @@ func (s *Service) wrongFactor(ctx context.Context, t *AccountToken, u *User) err
 			return storeErr(err)
 		}
 	}
-	return ErrInvalidCode
+	return wrong
 }

@@ -238,6 +238,11 @@ type Deps struct {
 	// Sealer, when set, encrypts TOTP secrets at rest, and the links
 	// waiting in the outbox (--master-key).
 	Sealer SecretSealer
+	// WebAuthn runs the passkey ceremonies of the relying party; with it
+	// (and the second factors above) accounts can add passkeys and log in
+	// with them. Optional: without it those features answer
+	// ErrUnavailable.
+	WebAuthn WebAuthn
 
 	// OnEvent, when set, is told of every security event (the audit trail
 	// and the metrics; see Event, AuditLogger and Events). It is called on
@@ -278,6 +283,7 @@ type Service struct {
 	factors     FactorStore
 	totp        TOTPCodes
 	sealer      SecretSealer
+	webauthn    WebAuthn
 	mailKick    chan struct{}
 	bgMu        sync.Mutex // guards bgClosed and bgWG.Add
 	bgClosed    bool
@@ -325,7 +331,7 @@ func New(cfg Config, deps Deps) (*Service, error) {
 		normalizeEmail: deps.NormalizeEmail, checkPassword: deps.CheckPassword, dummyHash: deps.DummyHash,
 		logger: deps.Logger, now: deps.Now, elapsed: deps.Elapsed, rand: deps.Rand, onEvent: deps.OnEvent, onKeysChanged: deps.OnKeysChanged,
 		tokens: deps.AccountTokens, outbox: deps.Outbox, mailer: deps.Mailer, mailLimiter: deps.MailLimiter,
-		factors: deps.Factors, totp: deps.TOTP, sealer: deps.Sealer,
+		factors: deps.Factors, totp: deps.TOTP, sealer: deps.Sealer, webauthn: deps.WebAuthn,
 		evict:    func(string) {},
 		subs:     map[*subscriber]struct{}{},
 		kick:     make(chan struct{}, 1),

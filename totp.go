@@ -207,11 +207,17 @@ func (s *Service) sensitive(ctx context.Context, p *Principal, currentPassword s
 	if err := s.requireRecentAuth(p); err != nil {
 		return nil, err
 	}
-	u, err := s.users.UserByID(ctx, p.User.ID)
+	return s.currentPassword(ctx, p.User.ID, currentPassword)
+}
+
+// currentPassword checks the account's current password under the login
+// lockout, and returns the account as the store has it.
+func (s *Service) currentPassword(ctx context.Context, userID, password string) (*User, error) {
+	u, err := s.users.UserByID(ctx, userID)
 	if err != nil {
 		return nil, storeErr(err)
 	}
-	ok, _, err := s.guessPassword(ctx, u.Email, u.PasswordHash, currentPassword)
+	ok, _, err := s.guessPassword(ctx, u.Email, u.PasswordHash, password)
 	if err != nil {
 		return nil, err
 	}

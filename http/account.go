@@ -63,22 +63,9 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	if !s.decode(w, r, &req, false) {
 		return
 	}
-	mode := latch.KindSession
-	switch req.Mode {
-	case "", "session":
-	case "token":
-		mode = latch.KindToken
-	default:
-		s.writeError(w, r, badRequest(`mode must be "session" or "token"`))
-		return
-	}
-	delivery := req.RefreshDelivery
-	switch delivery {
-	case "":
-		delivery = "cookie"
-	case "cookie", "body":
-	default:
-		s.writeError(w, r, badRequest(`refresh_delivery must be "cookie" or "body"`))
+	mode, delivery, err := loginMode(req.Mode, req.RefreshDelivery)
+	if err != nil {
+		s.writeError(w, r, err)
 		return
 	}
 	res, err := s.Service.Login(r.Context(), latch.LoginRequest{
@@ -91,6 +78,27 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.writeLogin(w, res)
+}
+
+// loginMode reads the mode and refresh_delivery of a login (API.md §4):
+// session and cookie when left out.
+func loginMode(mode, delivery string) (latch.SessionKind, string, error) {
+	kind := latch.KindSession
+	switch mode {
+	case "", "session":
+	case "token":
+		kind = latch.KindToken
+	default:
+		return "", "", badRequest(`mode must be "session" or "token"`)
+	}
+	switch delivery {
+	case "":
+		delivery = "cookie"
+	case "cookie", "body":
+	default:
+		return "", "", badRequest(`refresh_delivery must be "cookie" or "body"`)
+	}
+	return kind, delivery, nil
 }
 
 // mfaRequiredJSON is the answer of a login that owes a second factor.

@@ -31,6 +31,7 @@ var problems = []problemKind{
 	{latch.ErrEmailTaken, 409, "email_taken", "The email address already has an account."},
 	{latch.ErrCredentialTaken, 409, "credential_exists", "This passkey is registered already."},
 	{latch.ErrInvalidCode, 401, "invalid_credentials", "The code is not valid."},
+	{latch.ErrInvalidPasskey, 401, "invalid_credentials", "The passkey was not accepted."},
 	{latch.ErrInvalidCredentials, 401, "invalid_credentials", "Invalid email or password."},
 	{latch.ErrUnauthenticated, 401, "unauthenticated", "Authentication is required."},
 	{latch.ErrInvalidRefreshToken, 401, "invalid_refresh_token", "The refresh token is not valid."},

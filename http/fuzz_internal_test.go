@@ -79,7 +79,7 @@ func FuzzCookie(f *testing.F) {
 }
 
 // The request bodies of the JSON endpoints, as their handlers declare
-// them (account.go, admin.go, tokens.go).
+// them (account.go, admin.go, tokens.go, passkey.go).
 type (
 	fuzzSignup struct {
 		Email    *string `json:"email" latch:"required"`
@@ -101,6 +101,18 @@ type (
 	fuzzRefresh struct {
 		RefreshToken *string `json:"refresh_token"`
 	}
+	fuzzPasskeyLogin struct { // passkey.go
+		Credential      *json.RawMessage `json:"credential" latch:"required"`
+		Mode            string           `json:"mode"`
+		RefreshDelivery string           `json:"refresh_delivery"`
+	}
+	fuzzMFAPasskey struct {
+		Token      *string          `json:"mfa_token" latch:"required"`
+		Credential *json.RawMessage `json:"credential" latch:"required"`
+	}
+	fuzzPasskeyRemoval struct {
+		Current string `json:"current_password"`
+	}
 )
 
 // fuzzBodies are the decoders' targets with their allowEmpty flags.
@@ -114,6 +126,9 @@ var fuzzBodies = []struct {
 	{func() any { return &fuzzRole{} }, false},
 	{func() any { return &fuzzRefresh{} }, true},
 	{func() any { return &struct{}{} }, true},
+	{func() any { return &fuzzPasskeyLogin{} }, false},
+	{func() any { return &fuzzMFAPasskey{} }, false},
+	{func() any { return &fuzzPasskeyRemoval{} }, true},
 }
 
 // FuzzDecodeJSON: a body decodeJSON accepts is one the strict rules accept
@@ -130,6 +145,8 @@ func FuzzDecodeJSON(f *testing.F) {
 		`{"email":"a","email":"b","password":"c"}`, `{"Email":"a","password":"b"}`, `{"paſſword":"a","email":"b"}`,
 		`{"email":"a","password":"b"} {}`, `{"email":"a","password":"b","x":{"y":1,"y":2}}`, `{"email":null,"password":"b"}`,
 		`{"refresh_token":"\ud800"}`, `{"email":"a\u0000","password":"\xff"}`, `[]`, `null`, `{"role":["a"]}`,
+		`{"credential":{"id":"x","response":{"a":1,"a":2}},"mode":"token"}`, `{"mfa_token":"t","credential":null}`,
+		`{"current_password":"pw"}`,
 	} {
 		f.Add(uint8(i), "application/json", []byte(s))
 	}

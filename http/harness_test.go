@@ -30,6 +30,7 @@ import (
 	"github.com/latch-dev/latch/memory"
 	"github.com/latch-dev/latch/password"
 	"github.com/latch-dev/latch/totp"
+	"github.com/latch-dev/latch/webauthn"
 )
 
 // The harness wires a real latch.Service on the memory stores, exactly as
@@ -70,6 +71,7 @@ type testConfig struct {
 	mailRate                    float64        // the per-account mail limit a second; 0: none
 	requireVerified             bool
 	mailByHand                  bool // no sender in the background: the test calls DeliverMail
+	noPasskeys                  bool // no relying party, as without a usable --webauthn-rp-id
 	smtp                        smtptest.Options
 }
 
@@ -129,6 +131,7 @@ func withPublicURL(u string) option         { return func(c *testConfig) { c.pub
 func withMailRate(perSecond float64) option { return func(c *testConfig) { c.mailRate = perSecond } }
 func withRequireVerifiedEmail() option      { return func(c *testConfig) { c.requireVerified = true } }
 func withMailByHand() option                { return func(c *testConfig) { c.mailByHand = true } }
+func withoutPasskeys() option               { return func(c *testConfig) { c.noPasskeys = true } }
 
 // smallParams make argon2id cheap, for every test but those of the defaults.
 var smallParams = password.Params{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}
@@ -157,9 +160,12 @@ type testServer struct {
 	Tokens   *memory.AccountTokenStore
 	Outbox   *memory.Outbox
 	Factors  *memory.FactorStore
-	SMTP     *smtptest.Server // the mail server latch sends to; its mail is read by the tests
-	Logs     *testkit.Buffer
-	Audit    *testkit.Buffer // the audit trail, one JSON line per event
+	// PasskeyOrigin is the origin of the relying party (rp ID localhost),
+	// which the software authenticator of the tests reports.
+	PasskeyOrigin string
+	SMTP          *smtptest.Server // the mail server latch sends to; its mail is read by the tests
+	Logs          *testkit.Buffer
+	Audit         *testkit.Buffer // the audit trail, one JSON line per event
 
 	client *http.Client
 	seq    atomic.Int64
@@ -186,10 +192,12 @@ func newTestServer(t testing.TB, opts ...option) *testServer {
 		t.Fatal(err)
 	}
 	ts.URL = "http://" + ln.Addr().String()
+	ts.PasskeyOrigin = "http://localhost:" + strings.TrimPrefix(ts.URL, "http://127.0.0.1:")
 	if sh := cfg.shared; sh != nil {
 		ts.Issuer, ts.Clock, ts.Faults = sh.Issuer, sh.Clock, sh.Faults
 		ts.Users, ts.Sessions, ts.Revs = sh.Users, sh.Sessions, sh.Revs
 		ts.Tokens, ts.Outbox, ts.SMTP, ts.Factors = sh.Tokens, sh.Outbox, sh.SMTP, sh.Factors
+		ts.PasskeyOrigin = sh.PasskeyOrigin // one deployment, one relying party
 		ts.keyStore, ts.Keys = sh.keyStore, sh.Keys
 		if cfg.clock != nil {
 			ts.Clock = cfg.clock
@@ -261,6 +269,12 @@ func newTestServer(t testing.TB, opts ...option) *testServer {
 	if cfg.mailRate > 0 {
 		mailLimiter = memory.NewRateLimiter(cfg.mailRate)
 	}
+	var rp latch.WebAuthn
+	if !cfg.noPasskeys {
+		if rp, err = webauthn.New(webauthn.Config{RPID: "localhost", Origins: []string{ts.PasskeyOrigin}}); err != nil {
+			t.Fatal(err)
+		}
+	}
 	ts.Service, err = latch.New(latch.Config{
 		Issuer: ts.Issuer, Audience: []string{ts.Issuer},
 		AccessTTL: cfg.accessTTL, RefreshTTL: cfg.refreshTTL, RefreshAbsoluteTTL: cfg.refreshAbsolute,
@@ -269,7 +283,7 @@ func newTestServer(t testing.TB, opts ...option) *testServer {
 		PublicURL: cfg.publicURL, RequireVerifiedEmail: cfg.requireVerified, MailInterval: mailInterval,
 	}, latch.Deps{
 		AccountTokens: ts.Tokens, Outbox: ts.Outbox, Mailer: mailer, MailLimiter: mailLimiter,
-		Factors: ts.Factors, TOTP: totp.Codes{},
+		Factors: ts.Factors, TOTP: totp.Codes{}, WebAuthn: rp,
 		Users:       instrumented.Users(ts.Users, "memory", ts.Metrics.StoreObserver),
 		Sessions:    sessions,
 		Revocations: instrumented.Revocations(ts.Revs, "memory", ts.Metrics.StoreObserver),

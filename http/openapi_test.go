@@ -3,6 +3,7 @@ package http_test
 import (
 	"context"
 	"encoding/base32"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -17,6 +18,7 @@ import (
 	v3 "github.com/pb33f/libopenapi/datamodel/high/v3"
 
 	"github.com/latch-dev/latch/docs"
+	softkey "github.com/latch-dev/latch/internal/testkit/authenticator"
 )
 
 // docs/openapi.yaml against the real router, in both directions: every
@@ -498,6 +500,143 @@ func TestOpenAPI_responses(t *testing.T) {
 		{op: "POST /verify-email", body: pageForm("token", pageVerify), opts: []reqOpt{form}},
 		{op: "POST /verify-email", body: pageForm("token", "x"), opts: []reqOpt{form}, server: limited},
 	}
+	// Passkeys (API.md §8): an account with two passkeys and its
+	// password-only session; one with a single passkey and a passwordless
+	// session; the locked account with two; a disabled account with one; an
+	// account of the server that requires verified addresses whose passkey
+	// record was put in its store by hand (no unverified account can log
+	// in to add one); and a server without a relying party.
+	ctx := context.Background()
+	pkAddr, pkPW := ts.newUser(t)
+	pkS := ts.MustLogin(t, pkAddr, pkPW)
+	pkKey := ts.browserKey()
+	pkFirst := ts.addPasskey(t, pkS, pkKey, "")["id"].(string)
+	pkSpare := ts.addPasskey(t, pkS, ts.browserKey(), "Spare")["id"].(string)
+	lastAddr, lastPW := ts.newUser(t)
+	lastKey := ts.browserKey()
+	lastID := ts.addPasskey(t, ts.MustLogin(t, lastAddr, lastPW), lastKey, "")["id"].(string)
+	lastS := ts.sessionFrom(t, ts.passkeyLogin(t, lastKey, nil), sessionCookie)
+	lkSpare := ts.addPasskey(t, lk, ts.browserKey(), "")["id"].(string)
+	ts.addPasskey(t, lk, ts.browserKey(), "")
+	dkAddr, dkPW := ts.newUser(t)
+	dk := ts.MustLogin(t, dkAddr, dkPW)
+	dkKey := ts.browserKey()
+	ts.addPasskey(t, dk, dkKey, "")
+	uvKey := ts.browserKey()
+	uvOwner, uvOwnerPW := ts.newUser(t)
+	ts.addPasskey(t, ts.MustLogin(t, uvOwner, uvOwnerPW), uvKey, "")
+	uvRec, err := ts.Factors.PasskeyByCredentialID(ctx, uvKey.Credentials()[0].ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	uvRec.UserID = unverified.MustSignup(t, "passkey-unverified@example.com", "a long enough passphrase")
+	if err := unverified.Factors.CreatePasskey(ctx, uvRec); err != nil {
+		t.Fatal(err)
+	}
+	uvKey.Credentials()[0].UserHandle, uvKey.Origin = []byte(uvRec.UserID), unverified.PasskeyOrigin
+	noPasskeys := newTestServer(t, withoutPasskeys())
+	npAddr, npPW := noPasskeys.newUser(t)
+	np := noPasskeys.MustLogin(t, npAddr, npPW)
+
+	// Bodies made now, spent when their probe runs (the clock stands still).
+	newCredential := func(s *session, create func([]byte) ([]byte, error)) map[string]any {
+		cred, err := create(options(t, ts.do(t, "POST", "/v1/webauthn/register/begin", nil, as(s))))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return map[string]any{"credential": json.RawMessage(cred)}
+	}
+	registration := newCredential(pkS, ts.browserKey().Create)
+	badName := newCredential(pkS, ts.browserKey().Create)
+	badName["name"] = strings.Repeat("n", 65)
+	again := newCredential(pkS, func(o []byte) ([]byte, error) { return pkKey.CreateFor(o, pkKey.Credentials()[0]) })
+	assertion := func(srv *testServer, key *softkey.Authenticator, path string, body map[string]any, bend func([]byte) []byte) map[string]any {
+		var req any // none for a passwordless login
+		if body != nil {
+			req = body
+		}
+		cred, err := key.Get(options(t, srv.do(t, "POST", path, req)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if bend != nil {
+			cred = bend(cred)
+		}
+		out := map[string]any{"credential": json.RawMessage(cred)}
+		for k, v := range body {
+			out[k] = v
+		}
+		return out
+	}
+	badSignature := func(c []byte) []byte {
+		return []byte(strings.Replace(string(c), `"signature":"`, `"signature":"AAAA`, 1))
+	}
+	passkeyLogin := func(key *softkey.Authenticator, bend func([]byte) []byte) map[string]any {
+		return assertion(ts, key, "/v1/login/passkey/begin", nil, bend)
+	}
+	spentLogin := passkeyLogin(pkKey, nil)
+	mfaStep := func(bend func([]byte) []byte) map[string]any {
+		tok := ts.mfaToken(t, loginBody(pkAddr, pkPW), "webauthn")
+		return assertion(ts, pkKey, "/v1/login/mfa/webauthn/begin", map[string]any{"mfa_token": tok}, bend)
+	}
+	spentStep := mfaStep(nil)
+	pkPath := func(id string) string { return "/v1/webauthn/credentials/" + id }
+	notAResponse := map[string]any{"credential": map[string]string{"id": "x"}}
+	probes = append(probes,
+		probe{op: "POST /v1/webauthn/register/begin", opts: []reqOpt{as(pkS)}},
+		probe{op: "POST /v1/webauthn/register/begin"},
+		probe{op: "POST /v1/webauthn/register/begin", opts: []reqOpt{as(st)}, server: stale},
+		probe{op: "POST /v1/webauthn/register/begin", opts: []reqOpt{as(np)}, server: noPasskeys},
+		probe{op: "POST /v1/webauthn/register/finish", body: registration, opts: []reqOpt{as(pkS)}},
+		probe{op: "POST /v1/webauthn/register/finish", body: registration, opts: []reqOpt{as(pkS)}},
+		probe{op: "POST /v1/webauthn/register/finish", body: badName, opts: []reqOpt{as(pkS)}},
+		probe{op: "POST /v1/webauthn/register/finish", body: again, opts: []reqOpt{as(pkS)}},
+		probe{op: "POST /v1/webauthn/register/finish", body: notAResponse},
+		probe{op: "POST /v1/webauthn/register/finish", body: notAResponse, opts: []reqOpt{as(st)}, server: stale},
+		probe{op: "POST /v1/webauthn/register/finish", body: notAResponse, opts: []reqOpt{unknownCookie}, before: outage, after: restore},
+		probe{op: "GET /v1/webauthn/credentials", opts: []reqOpt{as(pkS)}},
+		probe{op: "GET /v1/webauthn/credentials"},
+		probe{op: "GET /v1/webauthn/credentials", opts: []reqOpt{unknownCookie}, before: outage, after: restore},
+		probe{op: "PATCH /v1/webauthn/credentials/{id}", path: pkPath(pkFirst), body: map[string]string{"name": "Phone"}, opts: []reqOpt{as(pkS)}},
+		probe{op: "PATCH /v1/webauthn/credentials/{id}", path: pkPath(pkFirst), body: map[string]string{"name": " "}, opts: []reqOpt{as(pkS)}},
+		probe{op: "PATCH /v1/webauthn/credentials/{id}", path: pkPath(pkFirst), body: map[string]string{"name": "x"}},
+		probe{op: "PATCH /v1/webauthn/credentials/{id}", path: pkPath(lastID), body: map[string]string{"name": "x"}, opts: []reqOpt{as(pkS)}},
+		probe{op: "PATCH /v1/webauthn/credentials/{id}", path: pkPath("AAAA"), body: map[string]string{"name": "x"}, opts: []reqOpt{as(st)}, server: stale},
+		probe{op: "PATCH /v1/webauthn/credentials/{id}", path: pkPath("x"), body: map[string]string{"name": "x"}, opts: []reqOpt{unknownCookie}, before: outage, after: restore},
+		probe{op: "DELETE /v1/webauthn/credentials/{id}", path: pkPath(pkSpare), opts: []reqOpt{as(pkS)}},
+		probe{op: "DELETE /v1/webauthn/credentials/{id}", path: pkPath(pkSpare), opts: []reqOpt{as(pkS)}},
+		probe{op: "DELETE /v1/webauthn/credentials/{id}", path: pkPath(lastID)},
+		probe{op: "DELETE /v1/webauthn/credentials/{id}", path: pkPath(lastID), opts: []reqOpt{as(lastS)}},
+		probe{op: "DELETE /v1/webauthn/credentials/{id}", path: pkPath(lastID), body: withPW("not it"), opts: []reqOpt{as(lastS)}},
+		probe{op: "DELETE /v1/webauthn/credentials/{id}", path: pkPath("AAAA"), opts: []reqOpt{as(st)}, server: stale},
+		probe{op: "DELETE /v1/webauthn/credentials/{id}", path: pkPath(lkSpare), body: withPW(lkPW), opts: []reqOpt{as(lk)}},
+		probe{op: "DELETE /v1/webauthn/credentials/{id}", path: pkPath("x"), opts: []reqOpt{unknownCookie}, before: outage, after: restore},
+
+		probe{op: "POST /v1/login/passkey/begin"},
+		probe{op: "POST /v1/login/passkey/begin", server: limited},
+		probe{op: "POST /v1/login/passkey/begin", server: noPasskeys},
+		probe{op: "POST /v1/login/passkey/finish", body: spentLogin},
+		probe{op: "POST /v1/login/passkey/finish", body: spentLogin},
+		probe{op: "POST /v1/login/passkey/finish", body: notAResponse},
+		probe{op: "POST /v1/login/passkey/finish", body: passkeyLogin(pkKey, badSignature)},
+		probe{op: "POST /v1/login/passkey/finish", body: passkeyLogin(dkKey, nil), before: func(t *testing.T) {
+			ts.do(t, "POST", "/v1/admin/users/"+dk.UserID+"/disable", nil, admin).want(t, 204, "")
+		}},
+		probe{op: "POST /v1/login/passkey/finish", body: assertion(unverified, uvKey, "/v1/login/passkey/begin", nil, nil), server: unverified},
+		probe{op: "POST /v1/login/passkey/finish", body: notAResponse, server: limited},
+		probe{op: "POST /v1/login/passkey/finish", body: passkeyLogin(pkKey, nil), before: outage, after: restore},
+		probe{op: "POST /v1/login/mfa/webauthn/begin", body: map[string]string{"mfa_token": ts.mfaToken(t, loginBody(pkAddr, pkPW), "webauthn")}},
+		probe{op: "POST /v1/login/mfa/webauthn/begin", body: map[string]string{"mfa_token": ts.mfaToken(t, loginBody(mfaAddr, mfaPW))}},
+		probe{op: "POST /v1/login/mfa/webauthn/begin", body: map[string]string{"mfa_token": "unknown"}},
+		probe{op: "POST /v1/login/mfa/webauthn/begin", body: map[string]string{"mfa_token": "x"}, server: limited},
+		probe{op: "POST /v1/login/mfa/webauthn/begin", body: map[string]string{"mfa_token": "x"}, server: noPasskeys},
+		probe{op: "POST /v1/login/mfa/webauthn/finish", body: spentStep},
+		probe{op: "POST /v1/login/mfa/webauthn/finish", body: spentStep},
+		probe{op: "POST /v1/login/mfa/webauthn/finish", body: map[string]any{"mfa_token": "x", "credential": map[string]string{}}},
+		probe{op: "POST /v1/login/mfa/webauthn/finish", body: mfaStep(badSignature)},
+		probe{op: "POST /v1/login/mfa/webauthn/finish", body: map[string]any{"mfa_token": "x", "credential": map[string]string{}}, server: limited},
+		probe{op: "POST /v1/login/mfa/webauthn/finish", body: mfaStep(nil), before: outage, after: restore},
+	)
 	for _, op := range []string{"/account/logout", "/account/logout-all"} {
 		probes = append(probes,
 			probe{op: "POST " + op, before: func(*testing.T) { ended = ts.MustLogin(t, victimAddr, victimPW) }, opts: []reqOpt{form, func(r *http.Request) {

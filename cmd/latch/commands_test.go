@@ -211,8 +211,8 @@ func TestConfig_SourcesAndMasking(t *testing.T) {
 			t.Errorf("%s = %+v, want value %q from %s", c.flag, s, c.value, c.source)
 		}
 	}
-	if len(got) != 31 {
-		t.Errorf("%d settings, want the 31 configuration flags", len(got))
+	if len(got) != 33 {
+		t.Errorf("%d settings, want the 33 configuration flags", len(got))
 	}
 	out := ok(t, e, "", nil, "config", "--db", "postgres://latch:dbpass@db.example/latch", "--client", "rs1:client-secret-1")
 	for _, secret := range []string{"dbpass", "redispass", "admin-secret-1", "client-secret-1"} {

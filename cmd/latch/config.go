@@ -45,6 +45,8 @@ type Config struct {
 	VerificationTTL        time.Duration
 	RequireVerifiedEmail   bool
 	ReauthWindow           time.Duration
+	WebAuthnRPID           string
+	WebAuthnOrigins        string
 }
 
 // clientList is the repeatable --client ID:SECRET.
@@ -132,6 +134,8 @@ func (c *Config) define(fs *pflag.FlagSet) {
 	fs.DurationVar(&c.VerificationTTL, "verification-ttl", 24*time.Hour, "lifetime of an email verification or change link")
 	fs.BoolVar(&c.RequireVerifiedEmail, "require-verified-email", false, "refuse logins to unverified accounts (403 email_unverified)")
 	fs.DurationVar(&c.ReauthWindow, "reauth-window", 10*time.Minute, "how recent a login must be for a password, email or second-factor change (else 403 reauth_required)")
+	fs.StringVar(&c.WebAuthnRPID, "webauthn-rp-id", "", "the passkey relying party ID: a host name, the origins' host or a parent domain of it (default: the host of the first origin)")
+	fs.StringVar(&c.WebAuthnOrigins, "webauthn-origins", "", "comma-separated origins the pages run passkey ceremonies on, scheme://host[:port], https or http on localhost (default: the origin of --public-url, else of the issuer)")
 	fs.VisitAll(func(f *pflag.Flag) {
 		if !before[f.Name] {
 			_ = fs.SetAnnotation(f.Name, annotEnv, []string{envName(f.Name)})
@@ -280,6 +284,13 @@ func (c *Config) validate() error {
 	}
 	if c.LogFormat != "text" && c.LogFormat != "json" {
 		return fmt.Errorf("--log-format %q: want text or json", c.LogFormat)
+	}
+	if c.WebAuthnRPID != "" || c.WebAuthnOrigins != "" {
+		// Asked for: checked now, with the issuer as far as it is known
+		// (the port of --addr 127.0.0.1:0 does not matter to the check).
+		if _, _, err := relyingParty(c, c.issuer(c.Addr)); err != nil {
+			return err
+		}
 	}
 	return nil
 }

@@ -38,6 +38,9 @@ func TestRun_BadConfigurationExits2(t *testing.T) {
 		{"bad redis port", []string{"serve", "--db", "postgres://127.0.0.1/latch", "--redis", "redis://:hunter2@127.0.0.1:99999/0"}, nil, "--redis"},
 		{"redis sentinel without a master", []string{"serve", "--db", "postgres://127.0.0.1/latch", "--redis", "redis+sentinel://h1,h2/0"}, nil, "--redis"},
 		{"bad client", []string{"serve", "--client", "no-secret"}, nil, "--client"},
+		{"passkey rp ID an IP address", []string{"serve", "--db", db, "--webauthn-rp-id", "127.0.0.1"}, nil, "--webauthn-rp-id"},
+		{"passkey origin off the rp ID", []string{"serve", "--db", db, "--webauthn-rp-id", "example.com", "--webauthn-origins", "https://example.org"}, nil, "--webauthn-origins"},
+		{"passkey origin over plain http", []string{"serve", "--db", db, "--webauthn-origins", "http://auth.example.com"}, env{"LATCH_WEBAUTHN_RP_ID": "example.com"}, "plain http"},
 		{"unknown flag", []string{"serve", "--no-such-flag"}, nil, "--no-such-flag"},
 		{"unknown command", []string{"frobnicate"}, nil, "frobnicate"},
 	} {

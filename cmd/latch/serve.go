@@ -433,6 +433,19 @@ func newService(ctx context.Context, cfg *Config, st *stores, sh *shared, km *ke
 	if km.sealer != nil {
 		deps.Sealer = km.sealer
 	}
+	// Passkeys (API.md §8), when a relying party can be had.
+	rp, off, err := relyingParty(cfg, issuer)
+	switch {
+	case err != nil:
+		return nil, usageError{err}
+	case rp != nil:
+		deps.WebAuthn = rp
+		if metrics != nil {
+			logger.Info("passkeys on", "rp_id", rp.RPID(), "origins", strings.Join(rp.Origins(), ","))
+		}
+	case metrics != nil:
+		logger.Warn("passkeys are off: set --webauthn-rp-id and --webauthn-origins (or a --public-url on a host name, https or localhost)", "reason", off)
+	}
 	if cfg.SMTPURL != "" {
 		if deps.Mailer, err = mail.New(mail.Config{URL: cfg.SMTPURL, From: cfg.MailFrom}); err != nil {
 			return nil, err
