@@ -14,6 +14,10 @@ import (
 // maxPasskeyName bounds the name a person gives a passkey, in characters.
 const maxPasskeyName = 64
 
+// PasskeysEnabled reports whether passkeys are configured (a relying
+// party), for the pages to offer them or not.
+func (s *Service) PasskeysEnabled() bool { return s.webauthn != nil }
+
 // passkeysReady reports whether passkeys can be used at all.
 func (s *Service) passkeysReady() error {
 	if err := s.mfaReady(); err != nil {

@@ -21,7 +21,7 @@ const screenshotDir = "screenshots"
 // checks that axe-core finds no WCAG 2.1 A or AA violation and that nothing
 // is wider than the screen; it saves a screenshot of each.
 func TestPages_AccessibleAndReadableEverywhere(t *testing.T) {
-	srv := startLatch(t)
+	srv := startLatchOnLocalhost(t) // passkeys on: the pages offer them
 	srv.signup(t, "gil@example.com", pw)
 	srv.signup(t, "hal@example.com", pw) // turns on two-step verification below
 	var halSecret string
@@ -100,6 +100,12 @@ func TestPages_AccessibleAndReadableEverywhere(t *testing.T) {
 			b.waitUntil("the recovery codes", visible("recovery-codes"), 5*time.Second)
 		}},
 		{"security-on", func() { b.open("/account/security") }},
+		{"security-passkeys", func() {
+			b.addAuthenticator()
+			b.fill("passkey-name", "Work laptop")
+			b.click("passkey-add")
+			b.waitUntil("the passkey in the list", `!!document.querySelector('[data-testid="passkey-row"]')`, 10*time.Second)
+		}},
 		{"security-error", func() {
 			b.fill("totp-off-password", pw)
 			b.fill("totp-off-code", "000000")

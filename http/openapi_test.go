@@ -655,6 +655,11 @@ func TestOpenAPI_responses(t *testing.T) {
 		probe{op: "GET /static/{file}", path: "/static/style.css"},
 		probe{op: "GET /static/{file}", path: "/static/style.css", opts: []reqOpt{header("If-None-Match", etag)}},
 		probe{op: "GET /static/{file}", path: "/static/nothing.js"},
+		probe{op: "POST /account/security/passkeys/remove", body: pageForm("csrf", pkS.CSRF, "id", pkFirst, "current_password", pkPW), opts: secForm(pkS)},
+		probe{op: "POST /account/security/passkeys/remove", body: pageForm("csrf", pkS.CSRF, "id", "AAAA"), opts: secForm(pkS)},
+		probe{op: "POST /account/security/passkeys/remove", body: pageForm("csrf", "wrong", "id", "AAAA"), opts: secForm(pkS)},
+		probe{op: "POST /account/security/passkeys/remove", body: pageForm("csrf", lk.CSRF, "id", lkSpare, "current_password", lkPW), opts: secForm(lk)},
+		probe{op: "POST /account/security/passkeys/remove", body: pageForm("csrf", "x", "id", "AAAA"), opts: []reqOpt{form}},
 	)
 	// Answers every operation can give, by what the operation takes.
 	for op, o := range operations(m) {

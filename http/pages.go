@@ -56,6 +56,7 @@ func (s *Server) pageRoutes(handle func(pattern string, rt route, stream bool)) 
 	handle("/account/security/totp/confirm", route{"POST": s.audited(pg.totpConfirm)}, false)
 	handle("/account/security/totp/disable", route{"POST": s.audited(pg.totpDisable)}, false)
 	handle("/account/security/recovery-codes", route{"POST": s.audited(pg.recoveryCodes)}, false)
+	handle("/account/security/passkeys/remove", route{"POST": s.audited(pg.removePasskey)}, false)
 	handle("/forgot", route{"GET": pg.forgotForm, "POST": s.audited(pg.forgot)}, false)
 	handle("/reset", route{"GET": pg.resetForm, "POST": s.audited(pg.reset)}, false)
 	handle("/verify-email", route{"GET": pg.verifyForm, "POST": s.audited(pg.verify)}, false)
@@ -91,6 +92,7 @@ type pageData struct {
 	// Referrer-Policy no-referrer, so that no request it makes leaks it.
 	NoReferrer bool
 	MFA        *mfaStep      // the second step of a login
+	PasskeysOn bool          // passkeys are configured: the login page offers them
 	Sec        *securityPage // the security page
 	// ReauthNext, when set, is where a "sign in again" link beside the
 	// error returns to (a change refused with reauth_required).
@@ -110,6 +112,7 @@ func securityHeaders(h http.Header) {
 // a clean 500 rather than half a page. private pages (account data, or a
 // form echoing what was typed) are no-store.
 func (pg *pages) render(w http.ResponseWriter, r *http.Request, status int, name string, private bool, d *pageData) {
+	pg.offerPasskeys(name, d)
 	var buf bytes.Buffer
 	if err := pg.tmpl[name].ExecuteTemplate(&buf, "layout", d); err != nil {
 		pg.s.Logger.Error("page template", "page", name, "err", err)
@@ -155,6 +158,8 @@ var notices = map[string]string{
 	"totp-off":          "Two-step verification is off. Logins need only your password now.",
 	"codes-new":         "Here are your new recovery codes. The old ones no longer work.",
 	"verification-sent": "A link to confirm your address is on its way. It works once, for a day.",
+	"passkey-added":     "Your passkey is added. Use “Sign in with a passkey” on the login page next time.",
+	"passkey-removed":   "The passkey is removed. It no longer signs you in.",
 	"email-change-sent": "To finish, open the link we sent to the new address. Your old address gets a notice; nothing changes until the link is used.",
 }
 

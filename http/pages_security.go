@@ -1,6 +1,7 @@
 package http
 
 import (
+	"encoding/base64"
 	"errors"
 	"html/template"
 	"net/http"
@@ -35,6 +36,12 @@ type securityPage struct {
 	Methods       string // how it authenticated, in words
 	ReauthBy      string // when sensitive changes start to need a new login
 	ReauthWindow  string
+	Passkeys      []passkeyRow
+}
+
+// passkeyRow is a passkey as the security page lists it.
+type passkeyRow struct {
+	ID, Name, Created, LastUsed string
 }
 
 func newMFAStep(ch *latch.MFAChallenge) *mfaStep {
@@ -120,6 +127,14 @@ func (pg *pages) renderSecurity(w http.ResponseWriter, r *http.Request, p *latch
 		}
 	}
 	sp.Security = sec
+	for _, pk := range sec.Passkeys {
+		row := passkeyRow{ID: base64.RawURLEncoding.EncodeToString(pk.CredentialID), Name: pk.Name,
+			Created: pk.CreatedAt.UTC().Format("2 Jan 2006")}
+		if !pk.LastUsedAt.IsZero() {
+			row.LastUsed = ago(pg.s.Now().Sub(pk.LastUsedAt))
+		}
+		sp.Passkeys = append(sp.Passkeys, row)
+	}
 	sp.SignedIn, sp.Methods = ago(pg.s.Now().Sub(sec.AuthTime)), methodWords(sec.AMR)
 	if !sec.ReauthBy.IsZero() {
 		sp.ReauthBy = sec.ReauthBy.UTC().Format("15:04 UTC")
@@ -223,6 +238,27 @@ func (pg *pages) totpDisable(w http.ResponseWriter, r *http.Request) {
 	redirect(w, "/account/security?notice=totp-off")
 }
 
+func (pg *pages) removePasskey(w http.ResponseWriter, r *http.Request) {
+	p, ok := pg.securityForm(w, r)
+	if !ok {
+		return
+	}
+	id, err := base64.RawURLEncoding.DecodeString(r.PostForm.Get("id"))
+	if err == nil {
+		err = pg.s.Service.RemovePasskey(r.Context(), p, id, r.PostForm.Get("current_password"))
+	} else {
+		err = latch.ErrNotFound
+	}
+	if errors.Is(err, latch.ErrNotFound) {
+		err = &latch.RequestError{Detail: "That passkey is not on your account: it may be removed already."}
+	}
+	if err != nil {
+		pg.renderSecurity(w, r, p, r.PostForm.Get("csrf"), "", &securityPage{}, err)
+		return
+	}
+	redirect(w, "/account/security?notice=passkey-removed")
+}
+
 func (pg *pages) recoveryCodes(w http.ResponseWriter, r *http.Request) {
 	p, ok := pg.securityForm(w, r)
 	if !ok {
@@ -272,4 +308,19 @@ func plainDuration(d time.Duration) string {
 		return plural(int(d/time.Hour), "hour")
 	}
 	return plural(int(d.Round(time.Minute)/time.Minute), "minute")
+}
+
+// offerPasskeys adds the passkey buttons' script to the pages that have
+// them, when passkeys are configured: the login page ("Sign in with a
+// passkey"), the second step of an account with a passkey, and the
+// security page.
+func (pg *pages) offerPasskeys(name string, d *pageData) {
+	if !pg.s.Service.PasskeysEnabled() {
+		return
+	}
+	switch {
+	case name == "login", name == "security", name == "login-mfa" && d.MFA != nil && d.MFA.Passkey:
+		d.PasskeysOn = true
+		d.Scripts = append(d.Scripts, "/static/passkeys.js")
+	}
 }
