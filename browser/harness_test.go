@@ -114,7 +114,9 @@ func newBrowser(t *testing.T) context.Context {
 		chromedp.Flag("use-mock-keychain", true),
 		chromedp.WindowSize(1280, 900),
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	// Long enough for the longest test (the accessibility walk visits every
+	// page state in four views) on a busy machine.
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	t.Cleanup(cancel)
 	actx, acancel := chromedp.NewExecAllocator(ctx, opts...)
 	t.Cleanup(acancel)
