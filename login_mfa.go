@@ -95,30 +95,7 @@ func (s *Service) ceremony(ctx context.Context, secret string, purpose TokenPurp
 	if err := s.mfaReady(); err != nil {
 		return nil, nil, err
 	}
-	if secret == "" || len(secret) > maxLinkSecret {
-		return nil, nil, ErrInvalidToken
-	}
-	t, err := s.tokens.AccountToken(ctx, HashSecret(secret), s.now().UTC())
-	if errors.Is(err, ErrNotFound) {
-		return nil, nil, ErrInvalidToken
-	}
-	if err != nil {
-		return nil, nil, storeErr(err)
-	}
-	if t.Purpose != purpose {
-		return nil, nil, ErrInvalidToken
-	}
-	if t.UserID == "" {
-		return t, nil, nil
-	}
-	u, err := s.users.UserByID(ctx, t.UserID)
-	if errors.Is(err, ErrNotFound) {
-		return nil, nil, ErrInvalidToken
-	}
-	if err != nil {
-		return nil, nil, storeErr(err)
-	}
-	return t, u, nil
+	return s.findToken(ctx, secret, purpose)
 }
 
 // MFARequest is the second step of a login: the mfa_token and one factor.

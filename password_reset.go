@@ -3,6 +3,7 @@ package latch
 import (
 	"context"
 	"errors"
+	"slices"
 )
 
 // maxLinkSecret bounds the token of a link before it is hashed; the
@@ -71,6 +72,14 @@ func (s *Service) liveToken(ctx context.Context, secret string, purposes ...Toke
 	if err := s.mailReady(); err != nil {
 		return nil, nil, err
 	}
+	return s.findToken(ctx, secret, purposes...)
+}
+
+// findToken returns the unspent, unexpired account token of secret if its
+// purpose is one of purposes, and its account (nil for a token of no
+// account: a passwordless login's ceremony); anything else is
+// ErrInvalidToken. It spends nothing.
+func (s *Service) findToken(ctx context.Context, secret string, purposes ...TokenPurpose) (*AccountToken, *User, error) {
 	if secret == "" || len(secret) > maxLinkSecret {
 		return nil, nil, ErrInvalidToken
 	}
@@ -81,12 +90,11 @@ func (s *Service) liveToken(ctx context.Context, secret string, purposes ...Toke
 	if err != nil {
 		return nil, nil, storeErr(err)
 	}
-	ok := false
-	for _, p := range purposes {
-		ok = ok || t.Purpose == p
-	}
-	if !ok {
+	if !slices.Contains(purposes, t.Purpose) {
 		return nil, nil, ErrInvalidToken
+	}
+	if t.UserID == "" {
+		return t, nil, nil
 	}
 	u, err := s.users.UserByID(ctx, t.UserID)
 	if errors.Is(err, ErrNotFound) {

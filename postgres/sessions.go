@@ -4,12 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/latch-dev/latch"
+	"github.com/latch-dev/latch/internal/amrcol"
 )
 
 const sessionColumns = `id, user_id, kind, token_hash, csrf_hash, prev_hash, rotated_at, grace_used,
@@ -19,7 +19,7 @@ func scanSession(row pgx.Row) (*latch.Session, error) {
 	var s latch.Session
 	err := row.Scan(&s.ID, &s.UserID, (*string)(&s.Kind), &s.TokenHash, &s.CSRFHash, &s.PrevHash,
 		timeDest{&s.RotatedAt}, &s.GraceUsed, timeDest{&s.CreatedAt}, timeDest{&s.LastSeenAt},
-		timeDest{&s.IdleExpiresAt}, timeDest{&s.ExpiresAt}, &s.UserAgent, &s.IP, amrDest{&s.AMR})
+		timeDest{&s.IdleExpiresAt}, timeDest{&s.ExpiresAt}, &s.UserAgent, &s.IP, amrcol.Dest{AMR: &s.AMR})
 	if err != nil {
 		return nil, err
 	}
@@ -37,7 +37,7 @@ func (db *DB) CreateSession(ctx context.Context, s *latch.Session) error {
 		)
 		INSERT INTO refresh_spent (hash, session_id) SELECT prev_hash, id FROM s WHERE length(prev_hash) > 0`,
 		s.ID, s.UserID, string(s.Kind), s.TokenHash, s.CSRFHash, s.PrevHash, nullTime(s.RotatedAt), s.GraceUsed,
-		s.CreatedAt, s.LastSeenAt, s.IdleExpiresAt, s.ExpiresAt, s.UserAgent, s.IP, strings.Join(s.AMR, " "))
+		s.CreatedAt, s.LastSeenAt, s.IdleExpiresAt, s.ExpiresAt, s.UserAgent, s.IP, amrcol.Text(s.AMR))
 	return err
 }
 
@@ -232,24 +232,4 @@ func (db *DB) CountLiveSessions(ctx context.Context, now time.Time) (int, error)
 		return 0, db.fail(ctx, "count sessions", err)
 	}
 	return n, nil
-}
-
-// amrDest scans the space-separated amr column into a Session's AMR.
-type amrDest struct{ amr *[]string }
-
-func (d amrDest) Scan(src any) error {
-	var v string
-	switch x := src.(type) {
-	case string:
-		v = x
-	case []byte:
-		v = string(x)
-	default:
-		return fmt.Errorf("postgres: amr column holds %T, want text", src)
-	}
-	*d.amr = nil
-	if v != "" {
-		*d.amr = strings.Fields(v)
-	}
-	return nil
 }

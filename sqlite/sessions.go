@@ -5,10 +5,10 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/latch-dev/latch"
+	"github.com/latch-dev/latch/internal/amrcol"
 )
 
 const sessionColumns = `id, user_id, kind, token_hash, csrf_hash, prev_hash, rotated_at, grace_used,
@@ -18,7 +18,7 @@ func scanSession(row rowScanner) (*latch.Session, error) {
 	var s latch.Session
 	err := row.Scan(&s.ID, &s.UserID, (*string)(&s.Kind), &s.TokenHash, &s.CSRFHash, &s.PrevHash,
 		timeDest{&s.RotatedAt}, &s.GraceUsed, timeDest{&s.CreatedAt}, timeDest{&s.LastSeenAt},
-		timeDest{&s.IdleExpiresAt}, timeDest{&s.ExpiresAt}, &s.UserAgent, &s.IP, amrDest{&s.AMR})
+		timeDest{&s.IdleExpiresAt}, timeDest{&s.ExpiresAt}, &s.UserAgent, &s.IP, amrcol.Dest{AMR: &s.AMR})
 	if err != nil {
 		return nil, err
 	}
@@ -32,7 +32,7 @@ func (db *DB) CreateSession(ctx context.Context, s *latch.Session) error {
 	insert := func(tx *sql.Tx) error {
 		_, err := db.exec(ctx, tx, `INSERT INTO sessions (`+sessionColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			s.ID, s.UserID, string(s.Kind), s.TokenHash, s.CSRFHash, s.PrevHash, nanos(s.RotatedAt), s.GraceUsed,
-			nanos(s.CreatedAt), nanos(s.LastSeenAt), nanos(s.IdleExpiresAt), nanos(s.ExpiresAt), s.UserAgent, s.IP, strings.Join(s.AMR, " "))
+			nanos(s.CreatedAt), nanos(s.LastSeenAt), nanos(s.IdleExpiresAt), nanos(s.ExpiresAt), s.UserAgent, s.IP, amrcol.Text(s.AMR))
 		return fail(ctx, op, err)
 	}
 	if len(s.PrevHash) == 0 {
@@ -216,24 +216,4 @@ func (db *DB) CountLiveSessions(ctx context.Context, now time.Time) (int, error)
 		return 0, fail(ctx, "count sessions", err)
 	}
 	return n, nil
-}
-
-// amrDest scans the space-separated amr column into a Session's AMR.
-type amrDest struct{ amr *[]string }
-
-func (d amrDest) Scan(src any) error {
-	var v string
-	switch x := src.(type) {
-	case string:
-		v = x
-	case []byte:
-		v = string(x)
-	default:
-		return fmt.Errorf("sqlite: amr column holds %T, want text", src)
-	}
-	*d.amr = nil
-	if v != "" {
-		*d.amr = strings.Fields(v)
-	}
-	return nil
 }
