@@ -62,7 +62,7 @@ type testConfig struct {
 	noCache                     bool            // the multi-instance mode: the store is the only truth
 	follow                      time.Duration
 	maxInFlight                 int
-	hashSlots                   int           // argon2id slots; 0: GOMAXPROCS
+	hashSlots                   int           // argon2id slots; 0: the hasher's default (GOMAXPROCS − 1, at least 1)
 	hashQueue                   int           // callers that may wait for an argon2id slot; 0: 64 × the slots
 	readHeaderTimeout, httpIdle time.Duration // overrides of the http.Server fields, for the slow-client tests
 	shared                      *testServer

@@ -273,7 +273,7 @@ func TestLogin_HashingConcurrencyBounded(t *testing.T) {
 		n      = 500
 		memKiB = 4 << 10 // each running hash holds 4 MiB: 500 at once would be 2 GiB
 	)
-	// The hasher's cap as serve wires it: GOMAXPROCS hashes at once, 64 × that
+	// The hasher's cap as serve wires it: GOMAXPROCS − 1 hashes at once, 64 × that
 	// waiting at most 2 s, the rest refused at once.
 	ts := newTestServer(t, withParams(password.Params{Memory: memKiB, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}))
 	// One account per login: concurrent guesses at one account reach the

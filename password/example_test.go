@@ -10,7 +10,7 @@ import (
 )
 
 func ExampleHasher() {
-	h, err := password.New(password.Config{}) // OWASP defaults, GOMAXPROCS slots
+	h, err := password.New(password.Config{}) // OWASP defaults, GOMAXPROCS − 1 slots (at least 1)
 	if err != nil {
 		panic(err)
 	}
