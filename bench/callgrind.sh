@@ -7,8 +7,9 @@
 #   bench/callgrind.sh [SECONDS]        default 10
 #
 # Both servers run under valgrind --tool=callgrind (GOMAXPROCS=1, async
-# preemption off: callgrind cannot follow Go's preemption signals), on
-# SQLite for latch. For each of three configurations (bare server with a
+# preemption off: callgrind cannot follow Go's preemption signals; RDTSCP
+# off: valgrind 3.19 stops at that instruction, which Go's runtime uses
+# for its tick counter where the CPU has it), on SQLite for latch. For each of three configurations (bare server with a
 # bearer header, latch with that bearer token, latch with a session
 # cookie) wrk loads the server for 2 s, the counters are zeroed, wrk loads
 # it for SECONDS more, and the counters are dumped: instructions / requests.
@@ -28,7 +29,7 @@ go build -o "$tmp/hello" ./bench/hello
 # start NAME CMD...: runs CMD under callgrind, pinned to CPU 0.
 start() {
 	local name=$1; shift
-	GODEBUG=asyncpreemptoff=1 GOMAXPROCS=1 taskset -c 0 valgrind --tool=callgrind \
+	GODEBUG=asyncpreemptoff=1,cpu.rdtscp=off GOMAXPROCS=1 taskset -c 0 valgrind --tool=callgrind \
 		--callgrind-out-file="$tmp/$name.%p" "$@" >"$tmp/$name.log" 2>&1 &
 	pids+=($!)
 }
