@@ -36,9 +36,9 @@ func staticType(ext string) (string, bool) {
 	return "", false
 }
 
-// loadStatic reads the embedded assets once. Their URLs carry no version,
-// so browsers revalidate (no-cache) and get a 304 while the ETag, a digest
-// of the content, still matches.
+// loadStatic reads the embedded assets (once: pages.files). Their URLs
+// carry no version, so browsers revalidate (no-cache) and get a 304 while
+// the ETag, a digest of the content, still matches.
 func loadStatic() map[string]staticFile {
 	files := map[string]staticFile{}
 	static := web.Static()
@@ -67,7 +67,7 @@ func loadStatic() map[string]staticFile {
 
 // static serves /static/*: only the embedded files, never a listing.
 func (pg *pages) static(w http.ResponseWriter, r *http.Request) {
-	f, ok := pg.files[r.URL.Path]
+	f, ok := pg.files()[r.URL.Path]
 	if !ok {
 		pg.s.notFound(w, r)
 		return
