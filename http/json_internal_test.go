@@ -2,6 +2,7 @@ package http
 
 import (
 	"encoding/json"
+	"math/rand/v2"
 	nethttp "net/http"
 	"testing"
 	"time"
@@ -46,15 +47,28 @@ func TestAppendJSONString(t *testing.T) {
 	}
 }
 
+// appendTimestamp writes what time's RFC 3339 formatter writes, for the
+// edge cases and for instants drawn across years 0-9999.
 func TestAppendTimestamp(t *testing.T) {
-	for _, tm := range []time.Time{
+	times := []time.Time{
 		time.Date(2026, 11, 22, 18, 30, 5, 0, time.UTC),
 		time.Date(2026, 11, 22, 18, 30, 5, 999_999_999, time.UTC),
 		time.Date(2026, 11, 22, 20, 30, 5, 1, time.FixedZone("x", 2*3600)),
+		time.Date(2027, 1, 1, 0, 30, 0, 0, time.FixedZone("y", 3600)), // the previous year in UTC
+		time.Date(2024, 2, 29, 23, 59, 59, 0, time.UTC),
+		time.Date(1969, 12, 31, 23, 59, 59, 500_000_000, time.UTC),
+		time.Date(0, 1, 1, 0, 0, 0, 0, time.UTC),
 		time.Date(1, 1, 1, 0, 0, 0, 0, time.UTC),
+		time.Date(9999, 12, 31, 23, 59, 59, 999_999_999, time.UTC),
 		time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC),
 		time.Date(-1, 1, 1, 0, 0, 0, 0, time.UTC),
-	} {
+	}
+	r := rand.New(rand.NewPCG(8, 8))
+	year0, year10000 := time.Date(0, 1, 1, 0, 0, 0, 0, time.UTC).Unix(), time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC).Unix()
+	for range 10_000 {
+		times = append(times, time.Unix(year0+r.Int64N(year10000-year0), r.Int64N(1e9)))
+	}
+	for _, tm := range times {
 		want := tm.UTC().Truncate(time.Second).Format(time.RFC3339)
 		if got := string(appendTimestamp([]byte("pre:"), tm)); got != "pre:"+want {
 			t.Errorf("appendTimestamp(%v) = %s, want pre:%s", tm, got, want)
