@@ -325,6 +325,12 @@ func New(cfg Config, deps Deps) (*Service, error) {
 			return nil, fmt.Errorf("latch: Deps.%s is required", d.name)
 		}
 	}
+	// Second factors come whole: a factor store without the codes or the
+	// mfa_token's store would let accounts that have a factor log in
+	// without it.
+	if deps.Factors != nil && (deps.TOTP == nil || deps.AccountTokens == nil) {
+		return nil, errors.New("latch: Deps.Factors needs Deps.TOTP and Deps.AccountTokens")
+	}
 	s := &Service{
 		cfg: cfg.withDefaults(), users: deps.Users, sessions: deps.Sessions, revocations: deps.Revocations,
 		hasher: deps.Hasher, signer: deps.Signer, verifier: deps.Verifier, throttle: deps.Throttle, bus: deps.Bus,

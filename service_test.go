@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/latch-dev/latch"
+	"github.com/latch-dev/latch/memory"
+	"github.com/latch-dev/latch/totp"
 )
 
 func TestNew_RequiredDeps(t *testing.T) {
@@ -33,6 +35,20 @@ func TestNew_RequiredDeps(t *testing.T) {
 			}
 		})
 	}
+	t.Run("Factors without TOTP or AccountTokens", func(t *testing.T) {
+		for _, d := range []latch.Deps{
+			func() latch.Deps {
+				d := full
+				d.Factors, d.AccountTokens = &memory.FactorStore{}, &memory.AccountTokenStore{}
+				return d
+			}(),
+			func() latch.Deps { d := full; d.Factors, d.TOTP = &memory.FactorStore{}, totp.Codes{}; return d }(),
+		} {
+			if _, err := latch.New(latch.Config{Issuer: testIssuer}, d); err == nil || !strings.Contains(err.Error(), "Deps.Factors needs") {
+				t.Fatalf("New = %v, want second factors refused unless whole", err)
+			}
+		}
+	})
 	t.Run("a complete set is accepted", func(t *testing.T) {
 		if _, err := latch.New(latch.Config{Issuer: testIssuer}, full); err != nil {
 			t.Fatal(err)

@@ -24,6 +24,7 @@ type mfaStep struct {
 // totpSetup is an authenticator being added, as the security page shows it.
 type totpSetup struct {
 	Secret, URL string
+	Grouped     string        // Secret in groups of four, as people type it (apps ignore the spaces)
 	QR          template.HTML // SVG drawn by totp.QRCodeSVG from the URL's modules only
 }
 
@@ -189,7 +190,20 @@ func newTOTPSetup(url, secret string) (*totpSetup, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &totpSetup{Secret: secret, URL: url, QR: template.HTML(svg)}, nil //nolint:gosec // markup of modules only
+	// The SVG holds nothing of url but the modules: safe as markup.
+	return &totpSetup{Secret: secret, Grouped: grouped(secret), URL: url, QR: template.HTML(svg)}, nil
+}
+
+// grouped splits a key into groups of four characters.
+func grouped(s string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); i += 4 {
+		if i > 0 {
+			b.WriteByte(' ')
+		}
+		b.WriteString(s[i:min(i+4, len(s))])
+	}
+	return b.String()
 }
 
 // setupFromForm is the setup the confirm form carried back, to show again
