@@ -193,7 +193,9 @@ func (s *Service) passkey(ctx context.Context, credentialID []byte) (*Passkey, e
 // usePasskey verifies an assertion made with pk and records the use: the
 // new signature counter and record, and the time. A counter that did not
 // move forward refuses the login (ErrInvalidPasskey) and is reported as
-// EventPasskeyCloned; the stored counter stays as it was.
+// EventPasskeyCloned; the stored counter stays as it was. The library
+// checks the counter against pk as read; the store checks it again as it
+// writes, for assertions that race with one counter value.
 func (s *Service) usePasskey(ctx context.Context, state []byte, r *WebAuthnResponse, pk *Passkey) (*PasskeyUse, error) {
 	use, err := s.webauthn.FinishLogin(state, r, pk)
 	if errors.Is(err, ErrInvalidCredentials) {
@@ -204,17 +206,25 @@ func (s *Service) usePasskey(ctx context.Context, state []byte, r *WebAuthnRespo
 		return nil, err
 	}
 	if use.CloneWarning {
-		s.logger.Warn("passkey signature counter went backwards: refused as a possible clone", "user_id", pk.UserID)
-		s.emit(ctx, Event{Kind: EventPasskeyCloned, UserID: pk.UserID, Detail: pk.Name})
-		return nil, ErrInvalidPasskey
+		return nil, s.clonedPasskey(ctx, pk)
 	}
 	up := use.Passkey
 	up.LastUsedAt = s.now().UTC()
-	if err := s.factors.UpdatePasskey(ctx, up); err != nil {
-		if errors.Is(err, ErrNotFound) {
-			return nil, ErrInvalidPasskey // removed meanwhile
-		}
+	switch err := s.factors.UsePasskey(ctx, up); {
+	case errors.Is(err, ErrInvalidPasskey): // another assertion with this counter came first
+		return nil, s.clonedPasskey(ctx, pk)
+	case errors.Is(err, ErrNotFound):
+		return nil, ErrInvalidPasskey // removed meanwhile
+	case err != nil:
 		return nil, storeErr(err)
 	}
 	return use, nil
+}
+
+// clonedPasskey reports an assertion whose signature counter did not move
+// forward and returns the refusal.
+func (s *Service) clonedPasskey(ctx context.Context, pk *Passkey) error {
+	s.logger.Warn("passkey signature counter did not move forward: refused as a possible clone", "user_id", pk.UserID)
+	s.emit(ctx, Event{Kind: EventPasskeyCloned, UserID: pk.UserID, Detail: pk.Name})
+	return ErrInvalidPasskey
 }

@@ -65,6 +65,14 @@ type Passkey struct {
 	LastUsedAt   time.Time // zero until first used
 }
 
+// CounterMovedForward is WebAuthn's rule for a signature counter
+// (§6.1.1): an assertion's counter must be above the stored one, unless
+// both are 0 (authenticators without a counter, as synced passkeys are).
+// The SQL stores write the same rule in their UPDATE's WHERE clause.
+func CounterMovedForward(stored, asserted uint32) bool {
+	return asserted > stored || (asserted == 0 && stored == 0)
+}
+
 // FactorStore keeps second factors: a TOTP authenticator, recovery codes
 // (only their SHA-256) and passkeys. A store that shares a database with
 // the UserStore removes a user's factors with the user; DeleteFactors
@@ -99,9 +107,18 @@ type FactorStore interface {
 	// PasskeyByCredentialID finds a passkey by its credential ID;
 	// ErrNotFound when unknown.
 	PasskeyByCredentialID(ctx context.Context, credentialID []byte) (*Passkey, error)
-	// UpdatePasskey writes Name, Data, SignCount and LastUsedAt of the
-	// user's passkey with p's credential ID; ErrNotFound when unknown.
-	UpdatePasskey(ctx context.Context, p *Passkey) error
+	// RenamePasskey sets the name of the user's passkey, and nothing
+	// else; ErrNotFound when the user has none with this credential ID.
+	RenamePasskey(ctx context.Context, userID string, credentialID []byte, name string) error
+	// UsePasskey records a verified assertion: Data, SignCount and
+	// LastUsedAt of the user's passkey with p's credential ID, written only
+	// if the stored counter is below p.SignCount or both are 0 (an
+	// authenticator without a counter). The counter rule of WebAuthn is so
+	// decided by the store in one step: of concurrent assertions carrying
+	// one counter value, one is recorded. ErrInvalidPasskey when the
+	// counter did not move forward (nothing written); ErrNotFound when the
+	// passkey is unknown.
+	UsePasskey(ctx context.Context, p *Passkey) error
 	// DeletePasskey removes the user's passkey; ErrNotFound when the user
 	// has none with this credential ID.
 	DeletePasskey(ctx context.Context, userID string, credentialID []byte) error

@@ -134,10 +134,10 @@ func (s *Service) RenamePasskey(ctx context.Context, p *Principal, credentialID 
 	if err != nil {
 		return nil, err
 	}
-	pk.Name = name
-	if err := s.factors.UpdatePasskey(ctx, pk); err != nil {
+	if err := s.factors.RenamePasskey(ctx, p.User.ID, pk.CredentialID, name); err != nil {
 		return nil, storeErr(err)
 	}
+	pk.Name = name
 	s.emit(ctx, Event{Kind: EventPasskeyRenamed, UserID: p.User.ID, SessionID: p.SessionID, Detail: name})
 	return pk, nil
 }

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -370,6 +371,74 @@ func TestPasskey_clonedCounter(t *testing.T) {
 	// The original, whose counter is ahead, still logs in.
 	if _, err := d.passwordless(t, a.auth, latch.KindSession); err != nil {
 		t.Fatalf("the original after the clone was refused: %v", err)
+	}
+}
+
+// readTogether is the memory factor store with a barrier: once armed,
+// reads of a passkey by credential ID wait for one another, so that the
+// logins of a race all check their assertion against the same stored
+// counter before any of them records its use.
+type readTogether struct {
+	*memory.FactorStore
+	armed   atomic.Bool
+	arrived sync.WaitGroup
+}
+
+func (r *readTogether) PasskeyByCredentialID(ctx context.Context, id []byte) (*latch.Passkey, error) {
+	p, err := r.FactorStore.PasskeyByCredentialID(ctx, id)
+	if r.armed.Load() {
+		r.arrived.Done()
+		r.arrived.Wait()
+	}
+	return p, err
+}
+
+// A key and its copy, used at once with one counter value: both pass the
+// library's check against the counter as read, and the store's check as it
+// writes lets one of them in.
+func TestPasskey_racingClone(t *testing.T) {
+	factors, log := &memory.FactorStore{}, &eventLog{}
+	barrier := &readTogether{FactorStore: factors}
+	d := newDomain(t, withPasskeys(t, factors, log), withDeps(func(deps *latch.Deps) { deps.Factors = barrier }))
+	a := enrolPasskey(t, d, "ada@example.com")
+	clone := authenticator.New(rpOrigin)
+	copied := *a.auth.Credentials()[0]
+	clone.Import(&copied) // the same counter as the original
+	ctx := context.Background()
+	var reqs []latch.PasskeyLoginRequest
+	for _, auth := range []*authenticator.Authenticator{a.auth, clone} {
+		opts, err := d.BeginPasskeyLogin(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp, err := auth.Get(opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		reqs = append(reqs, latch.PasskeyLoginRequest{Credential: resp, Mode: latch.KindSession, Carry: "body"})
+	}
+	barrier.arrived.Add(len(reqs))
+	barrier.armed.Store(true)
+	errs := make([]error, len(reqs))
+	var wg sync.WaitGroup
+	for i, r := range reqs {
+		wg.Go(func() { _, errs[i] = d.FinishPasskeyLogin(ctx, r) })
+	}
+	wg.Wait()
+	var ok int
+	for _, err := range errs {
+		switch {
+		case err == nil:
+			ok++
+		case !errors.Is(err, latch.ErrInvalidPasskey):
+			t.Fatalf("login: %v", err)
+		}
+	}
+	if ok != 1 {
+		t.Fatalf("%d of 2 logins with one counter value succeeded (%v), want 1", ok, errs)
+	}
+	if e := log.of(latch.EventPasskeyCloned); len(e) != 1 || e[0].UserID != a.user.ID {
+		t.Fatalf("clone events %+v, want one", e)
 	}
 }
 

@@ -160,17 +160,33 @@ func (s *FactorStore) PasskeyByCredentialID(_ context.Context, id []byte) (*latc
 	return copyPasskey(s.passkeys[i]), nil
 }
 
-// UpdatePasskey implements latch.FactorStore.
-func (s *FactorStore) UpdatePasskey(_ context.Context, p *latch.Passkey) error {
+// RenamePasskey implements latch.FactorStore.
+func (s *FactorStore) RenamePasskey(_ context.Context, userID string, id []byte, name string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	i := s.passkeyIndex(userID, id)
+	if i < 0 {
+		return latch.ErrNotFound
+	}
+	c := copyPasskey(s.passkeys[i])
+	c.Name = name
+	s.passkeys[i] = c
+	return nil
+}
+
+// UsePasskey implements latch.FactorStore.
+func (s *FactorStore) UsePasskey(_ context.Context, p *latch.Passkey) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	i := s.passkeyIndex(p.UserID, p.CredentialID)
 	if i < 0 {
 		return latch.ErrNotFound
 	}
-	old := s.passkeys[i]
-	c := copyPasskey(p)
-	c.CreatedAt = old.CreatedAt
+	c := copyPasskey(s.passkeys[i])
+	if !latch.CounterMovedForward(c.SignCount, p.SignCount) {
+		return latch.ErrInvalidPasskey
+	}
+	c.Data, c.SignCount, c.LastUsedAt = bytes.Clone(p.Data), p.SignCount, p.LastUsedAt
 	s.passkeys[i] = c
 	return nil
 }

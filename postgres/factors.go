@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"errors"
 
 	"github.com/jackc/pgx/v5"
 
@@ -97,10 +98,28 @@ func (db *DB) PasskeyByCredentialID(ctx context.Context, id []byte) (*latch.Pass
 	return get(ctx, db, "passkey", scanPasskey, `SELECT `+passkeyColumns+` FROM passkeys WHERE credential_id = $1`, id)
 }
 
-// UpdatePasskey implements latch.FactorStore.
-func (db *DB) UpdatePasskey(ctx context.Context, p *latch.Passkey) error {
-	return db.one(ctx, "update passkey", `UPDATE passkeys SET name = $1, data = $2, sign_count = $3, last_used_at = $4
-		WHERE credential_id = $5 AND user_id = $6`, p.Name, p.Data, int64(p.SignCount), nullTime(p.LastUsedAt), p.CredentialID, p.UserID)
+// RenamePasskey implements latch.FactorStore.
+func (db *DB) RenamePasskey(ctx context.Context, userID string, id []byte, name string) error {
+	return db.one(ctx, "rename passkey", `UPDATE passkeys SET name = $1 WHERE credential_id = $2 AND user_id = $3`, name, id, userID)
+}
+
+// UsePasskey implements latch.FactorStore: latch.CounterMovedForward in
+// the WHERE clause, so that the check and the write are one statement (the
+// row lock orders racing ones; the second sees the first's counter).
+func (db *DB) UsePasskey(ctx context.Context, p *latch.Passkey) error {
+	err := db.one(ctx, "use passkey", `UPDATE passkeys SET data = $1, sign_count = $2, last_used_at = $3
+		WHERE credential_id = $4 AND user_id = $5 AND (sign_count < $2 OR (sign_count = 0 AND $2 = 0))`,
+		p.Data, int64(p.SignCount), nullTime(p.LastUsedAt), p.CredentialID, p.UserID)
+	if !errors.Is(err, latch.ErrNotFound) {
+		return err
+	}
+	// Nothing written: say whether the passkey is gone or its counter stood.
+	if pk, err := db.PasskeyByCredentialID(ctx, p.CredentialID); err == nil && pk.UserID == p.UserID {
+		return latch.ErrInvalidPasskey
+	} else if err != nil && !errors.Is(err, latch.ErrNotFound) {
+		return err
+	}
+	return latch.ErrNotFound
 }
 
 // DeletePasskey implements latch.FactorStore.

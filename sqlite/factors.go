@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"errors"
 
 	sqlite3 "modernc.org/sqlite/lib"
 
@@ -119,11 +120,29 @@ func (db *DB) PasskeyByCredentialID(ctx context.Context, id []byte) (*latch.Pass
 	return p, nil
 }
 
-// UpdatePasskey implements latch.FactorStore.
-func (db *DB) UpdatePasskey(ctx context.Context, p *latch.Passkey) error {
-	res, err := db.exec(ctx, nil, `UPDATE passkeys SET name = ?, data = ?, sign_count = ?, last_used_at = ?
-		WHERE credential_id = ? AND user_id = ?`, p.Name, p.Data, p.SignCount, nanos(p.LastUsedAt), p.CredentialID, p.UserID)
-	return affected(ctx, "update passkey", res, err)
+// RenamePasskey implements latch.FactorStore.
+func (db *DB) RenamePasskey(ctx context.Context, userID string, id []byte, name string) error {
+	res, err := db.exec(ctx, nil, `UPDATE passkeys SET name = ? WHERE credential_id = ? AND user_id = ?`, name, id, userID)
+	return affected(ctx, "rename passkey", res, err)
+}
+
+// UsePasskey implements latch.FactorStore: latch.CounterMovedForward in
+// the WHERE clause, so that the check and the write are one statement.
+func (db *DB) UsePasskey(ctx context.Context, p *latch.Passkey) error {
+	res, err := db.exec(ctx, nil, `UPDATE passkeys SET data = ?, sign_count = ?, last_used_at = ?
+		WHERE credential_id = ? AND user_id = ? AND (sign_count < ? OR (sign_count = 0 AND ? = 0))`,
+		p.Data, p.SignCount, nanos(p.LastUsedAt), p.CredentialID, p.UserID, p.SignCount, p.SignCount)
+	err = affected(ctx, "use passkey", res, err)
+	if !errors.Is(err, latch.ErrNotFound) {
+		return err
+	}
+	// Nothing written: say whether the passkey is gone or its counter stood.
+	if pk, err := db.PasskeyByCredentialID(ctx, p.CredentialID); err == nil && pk.UserID == p.UserID {
+		return latch.ErrInvalidPasskey
+	} else if err != nil && !errors.Is(err, latch.ErrNotFound) {
+		return err
+	}
+	return latch.ErrNotFound
 }
 
 // DeletePasskey implements latch.FactorStore.

@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"errors"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -152,18 +153,88 @@ func testFactors(t *testing.T, s Stores, open func(*testing.T) Stores) {
 		_, err = st.PasskeyByCredentialID(ctx(t), newHash())
 		wantErr(t, "PasskeyByCredentialID of an unknown ID", err, latch.ErrNotFound)
 
-		up := *b
-		up.Name, up.Data, up.SignCount, up.LastUsedAt = "laptop", []byte(`{"v":2}`), 9, t0.Add(time.Hour)
-		wantErr(t, "UpdatePasskey", st.UpdatePasskey(ctx(t), &up), nil)
+		wantErr(t, "RenamePasskey", st.RenamePasskey(ctx(t), u.ID, b.CredentialID, "laptop"), nil)
 		got, _ = st.PasskeyByCredentialID(ctx(t), b.CredentialID)
-		mustEqual(t, "after UpdatePasskey", got, &up)
-		stolen := up
-		stolen.UserID = other.ID
-		wantErr(t, "UpdatePasskey of another account's", st.UpdatePasskey(ctx(t), &stolen), latch.ErrNotFound)
+		renamed := *b
+		renamed.Name = "laptop"
+		mustEqual(t, "after RenamePasskey (the name and nothing else)", got, &renamed)
+		wantErr(t, "RenamePasskey of another account's", st.RenamePasskey(ctx(t), other.ID, b.CredentialID, "mine"), latch.ErrNotFound)
+		wantErr(t, "RenamePasskey of an unknown ID", st.RenamePasskey(ctx(t), u.ID, newHash(), "x"), latch.ErrNotFound)
+
+		for i, c := range []struct {
+			name  string
+			count uint32
+			want  error
+		}{
+			{"UsePasskey with the counter ahead", 9, nil},
+			{"UsePasskey with the counter standing still", 9, latch.ErrInvalidPasskey},
+			{"UsePasskey with the counter gone back", 8, latch.ErrInvalidPasskey},
+			{"UsePasskey with 0 after a counter", 0, latch.ErrInvalidPasskey},
+			{"UsePasskey further ahead", 12, nil},
+		} {
+			before, _ := st.PasskeyByCredentialID(ctx(t), b.CredentialID)
+			use := *before
+			use.Data, use.SignCount, use.LastUsedAt = []byte(`{"v":"`+newID()+`"}`), c.count, t0.Add(time.Duration(i+1)*time.Hour)
+			wantErr(t, c.name, st.UsePasskey(ctx(t), &use), c.want)
+			after, _ := st.PasskeyByCredentialID(ctx(t), b.CredentialID)
+			if c.want == nil {
+				mustEqual(t, "after "+c.name, after, &use)
+			} else {
+				mustEqual(t, "after "+c.name+" (nothing written)", after, before)
+			}
+		}
+		stolen, _ := st.PasskeyByCredentialID(ctx(t), b.CredentialID)
+		stolen.UserID, stolen.SignCount = other.ID, 100
+		wantErr(t, "UsePasskey of another account's", st.UsePasskey(ctx(t), stolen), latch.ErrNotFound)
+		unknown := newPasskey(u.ID, t0)
+		wantErr(t, "UsePasskey of an unknown ID", st.UsePasskey(ctx(t), unknown), latch.ErrNotFound)
+
+		// An authenticator without a counter reports 0 every time: each
+		// use is recorded.
+		zero := newPasskey(u.ID, t0)
+		zero.SignCount = 0
+		wantErr(t, "CreatePasskey (no counter)", st.CreatePasskey(ctx(t), zero), nil)
+		for i := range 2 {
+			z := *zero
+			z.LastUsedAt = t0.Add(time.Duration(i+1) * time.Minute)
+			wantErr(t, "UsePasskey with 0 and 0", st.UsePasskey(ctx(t), &z), nil)
+		}
+		wantErr(t, "DeletePasskey (no counter)", st.DeletePasskey(ctx(t), u.ID, zero.CredentialID), nil)
 
 		wantErr(t, "DeletePasskey by another account", st.DeletePasskey(ctx(t), other.ID, a.CredentialID), latch.ErrNotFound)
 		wantErr(t, "DeletePasskey", st.DeletePasskey(ctx(t), u.ID, a.CredentialID), nil)
 		wantErr(t, "DeletePasskey again", st.DeletePasskey(ctx(t), u.ID, a.CredentialID), latch.ErrNotFound)
+	})
+
+	t.Run("UsePasskey races with one counter", func(t *testing.T) {
+		u := newFactorUser(t, s)
+		p := newPasskey(u.ID, t0)
+		wantErr(t, "CreatePasskey", st.CreatePasskey(ctx(t), p), nil)
+		// Eight assertions read the stored counter (7) and carry 8: a key
+		// and its copies. One is recorded; the others are refused.
+		var wg sync.WaitGroup
+		var wins, refused atomic.Int32
+		for i := range 8 {
+			wg.Go(func() {
+				use := *p
+				use.SignCount, use.LastUsedAt = 8, t0.Add(time.Duration(i)*time.Second)
+				switch err := st.UsePasskey(ctx(t), &use); {
+				case err == nil:
+					wins.Add(1)
+				case errors.Is(err, latch.ErrInvalidPasskey):
+					refused.Add(1)
+				default:
+					t.Errorf("UsePasskey: %v", err)
+				}
+			})
+		}
+		wg.Wait()
+		if wins.Load() != 1 || refused.Load() != 7 {
+			t.Fatalf("%d of 8 racing uses with one counter recorded and %d refused, want 1 and 7", wins.Load(), refused.Load())
+		}
+		if got, _ := st.PasskeyByCredentialID(ctx(t), p.CredentialID); got.SignCount != 8 {
+			t.Fatalf("stored counter %d, want 8", got.SignCount)
+		}
 	})
 
 	t.Run("DeleteFactors", func(t *testing.T) {
