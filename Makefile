@@ -127,8 +127,10 @@ crash: services
 flood: services
 	LATCH_FLOOD_FULL=1 $(GO) test -count=1 -timeout 30m -run '^TestFlood_' -v ./scale/
 
-# The soak of BENCHMARKS.md: steady mixed load on one latch for SOAK,
-# sampling RSS, goroutines and open files; writes bench/soak/soak.svg.
+# The soak of BENCHMARKS.md: steady mixed load on one latch for SOAK, with
+# lifetimes of a minute or two so that its state expires and is pruned
+# within the run; samples RSS, heap, goroutines, open files and the live
+# state, prints their slopes over the last half, writes bench/soak/soak.svg.
 SOAK ?= 10m
 soak:
 	$(GO) run ./bench/soak -duration $(SOAK) -svg bench/soak/soak.svg
