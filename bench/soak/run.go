@@ -173,8 +173,9 @@ func report(s *soak, cfg config, base sample, samples []sample, after sample, ev
 	}
 	first, mid, last := samples[0], at(cfg.duration/2), samples[len(samples)-1]
 	fmt.Printf("requests %.0f (%.0f/s)\n", last.req-base.req, (last.req-base.req)/last.at.Seconds())
-	fmt.Println("\nThe trends: least-squares lines through the one-minute means of the last half (the samples themselves when it is")
-	fmt.Println("shorter than three minutes); flat: a fitted change within 5 % of the mean, the metric's floor or two standard errors.")
+	fmt.Println("\nThe trends: least-squares lines through the last half's one-minute means (the heap: each minute's lowest reading,")
+	fmt.Println("under the 19 MiB argon2id steps; the samples themselves when the half is under three minutes). Flat: a fitted change")
+	fmt.Println("within 5 % of the mean (the state counts: 10 %), the metric's floor, or two standard errors.")
 	w := fit(samples, series()[0], cfg.duration/2)
 	fmt.Printf("\n%-24s %9s %9s %9s %9s %9s %9s   %v–%v, %d points: slope/min ± s.e., change, verdict\n",
 		"", "before", first.at.Round(time.Second).String(), mid.at.Round(time.Second).String(),
