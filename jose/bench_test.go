@@ -9,9 +9,12 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/sha256"
+	"fmt"
 	"math/big"
+	"runtime"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/latch-dev/latch/jose"
 )
@@ -149,4 +152,47 @@ func BenchmarkReject(b *testing.B) {
 			}
 		})
 	}
+}
+
+// BenchmarkCacheBytes reports the live heap the verified-token cache holds
+// per token (B/token) for tokens shaped like latch's: EdDSA, a sub, jti
+// and sid of 22 characters each, amr and auth_time. The cache keeps every
+// token it verified until its exp (up to its bound, 100,000 in latch
+// serve), so this times the access tokens used within --access-ttl is the
+// cache's memory (docs/operations.md, "Sizing"; BENCHMARKS.md, "Soak").
+func BenchmarkCacheBytes(b *testing.B) {
+	const n = 10_000
+	f := newFixture(b, jose.EdDSA)
+	toks := make([]string, n)
+	for i := range toks {
+		c := f.accessClaims()
+		c.Subject, c.ID, c.SessionID = fmt.Sprintf("%022d", i), fmt.Sprintf("j%021d", i), fmt.Sprintf("s%021d", i)
+		c.AMR, c.AuthTime = []string{"pwd"}, f.now
+		toks[i] = f.MustSign(b, c)
+	}
+	ctx := context.Background()
+	var perToken float64
+	for b.Loop() {
+		v, err := jose.NewVerifier(f.keys, testIssuer, testAudience, jose.WithCache(n))
+		if err != nil {
+			b.Fatal(err)
+		}
+		v.Now = func() time.Time { return f.now }
+		var before, after runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		for _, tok := range toks {
+			if _, err := v.Verify(ctx, tok); err != nil {
+				b.Fatal(err)
+			}
+		}
+		runtime.GC()
+		runtime.ReadMemStats(&after)
+		if v.CacheLen() != n {
+			b.Fatalf("%d tokens cached, want %d", v.CacheLen(), n)
+		}
+		perToken = float64(int64(after.HeapAlloc)-int64(before.HeapAlloc)) / n
+		runtime.KeepAlive(v)
+	}
+	b.ReportMetric(perToken, "B/token")
 }
