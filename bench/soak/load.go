@@ -38,7 +38,6 @@ const (
 type soak struct {
 	cfg    config
 	base   string
-	c      *http.Client // requests, with a time limit
 	stream *http.Client // the revocation stream: no time limit
 
 	mu    sync.Mutex
@@ -48,6 +47,34 @@ type soak struct {
 	nBad  atomic.Int64
 	held  atomic.Int64 // credentials logged in and not yet retired
 	count sync.Map     // kind → *atomic.Int64
+	conns []*http.Transport
+}
+
+// worker is one goroutine of the load with a connection of its own: a
+// client that never holds more than one, so latch's open files stay flat
+// whatever the bursts, unless latch itself leaks them.
+type worker struct {
+	*soak
+	c *http.Client
+}
+
+// worker returns a new worker.
+func (s *soak) worker() *worker {
+	t := &http.Transport{MaxConnsPerHost: 1, MaxIdleConnsPerHost: 1}
+	s.mu.Lock()
+	s.conns = append(s.conns, t)
+	s.mu.Unlock()
+	return &worker{soak: s, c: &http.Client{Timeout: 10 * time.Second, Transport: t}}
+}
+
+// closeIdle closes every worker's idle connection.
+func (s *soak) closeIdle() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, t := range s.conns {
+		t.CloseIdleConnections()
+	}
+	s.stream.CloseIdleConnections()
 }
 
 // cred is one login's credential and what the tool knows of its deadlines.
@@ -93,7 +120,7 @@ func (s *soak) unexpected(format string, args ...any) {
 
 // do sends a request, with c's credential: the bearer token of a family,
 // else the session cookie and CSRF token.
-func (s *soak) do(method, path string, c *cred, body any) (int, []byte, error) {
+func (w *worker) do(method, path string, c *cred, body any) (int, []byte, error) {
 	var rd io.Reader
 	if body != nil {
 		b, err := json.Marshal(body)
@@ -102,7 +129,7 @@ func (s *soak) do(method, path string, c *cred, body any) (int, []byte, error) {
 		}
 		rd = strings.NewReader(string(b))
 	}
-	req, err := http.NewRequest(method, s.base+path, rd)
+	req, err := http.NewRequest(method, w.base+path, rd)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -118,7 +145,7 @@ func (s *soak) do(method, path string, c *cred, body any) (int, []byte, error) {
 		req.AddCookie(&http.Cookie{Name: csrfCookie, Value: c.csrf})
 		req.Header.Set("X-CSRF-Token", c.csrf)
 	}
-	resp, err := s.c.Do(req)
+	resp, err := w.c.Do(req)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -171,47 +198,71 @@ func (s *soak) mustRetireBy(c *cred) (time.Time, string) {
 	return at, why
 }
 
+// maxShed is how many times a login answered 429 is tried again.
+const maxShed = 3
+
 // login logs in one account as a cookie session or a token family, and
-// adds the credential to the pool with a planned use of 0..2×life.
-func (s *soak) login(email string, token bool) {
+// adds the credential to the pool with a planned use of 0..2×life. A login
+// answered 429 rate_limited (latch sheds logins that wait over 2 s for an
+// argon2id slot, as on a machine whose other tenants take the CPU) is
+// counted and tried again after its Retry-After, as a client would, up to
+// maxShed times.
+func (w *worker) login(email string, token bool) {
 	body := map[string]string{"email": email, "password": password}
 	if token {
 		body["mode"], body["refresh_delivery"] = "token", "body"
 	}
-	sent := time.Now()
-	c, err := s.loginAs(body)
-	if err != nil {
-		s.unexpected("login: %v", err)
-		return
+	var c *cred
+	var sent time.Time
+	for try := 0; ; try++ {
+		sent = time.Now()
+		var after time.Duration
+		var err error
+		c, after, err = w.loginAs(body)
+		if after > 0 && try < maxShed {
+			w.inc("login shed (429), tried again")
+			time.Sleep(min(after, 5*time.Second))
+			continue
+		}
+		if err != nil {
+			w.unexpected("login: %v", err)
+			return
+		}
+		break
 	}
 	got := time.Now()
 	c.token, c.born, c.loggedIn = token, sent, got
 	c.usedSent, c.usedGot, c.issued, c.issuedGot = sent, got, sent, got
-	c.retireAt = sent.Add(time.Duration(rand.Int64N(int64(2 * s.cfg.life))))
+	c.retireAt = sent.Add(time.Duration(rand.Int64N(int64(2 * w.cfg.life))))
 	if token {
-		s.inc("login (token)")
+		w.inc("login (token)")
 	} else {
-		s.inc("login (cookie)")
+		w.inc("login (cookie)")
 	}
-	s.held.Add(1)
-	s.put(c)
+	w.held.Add(1)
+	w.put(c)
 }
 
 // loginAs logs in with body and returns the credential: the session
-// cookie and CSRF token, or the access and refresh tokens.
-func (s *soak) loginAs(body map[string]string) (*cred, error) {
+// cookie and CSRF token, or the access and refresh tokens. A 429
+// rate_limited answer returns its Retry-After too (at least a second).
+func (w *worker) loginAs(body map[string]string) (*cred, time.Duration, error) {
 	b, err := json.Marshal(body)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
-	resp, err := s.c.Post(s.base+"/v1/login", "application/json", strings.NewReader(string(b)))
+	resp, err := w.c.Post(w.base+"/v1/login", "application/json", strings.NewReader(string(b)))
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	defer resp.Body.Close()
 	rb, err := io.ReadAll(resp.Body)
+	if err == nil && resp.StatusCode == http.StatusTooManyRequests && strings.Contains(string(rb), `"code":"rate_limited"`) {
+		after, _ := strconv.Atoi(resp.Header.Get("Retry-After"))
+		return nil, time.Duration(max(after, 1)) * time.Second, fmt.Errorf("429 %s", rb)
+	}
 	if err != nil || resp.StatusCode != 200 {
-		return nil, fmt.Errorf("%d %s %v", resp.StatusCode, rb, err)
+		return nil, 0, fmt.Errorf("%d %s %v", resp.StatusCode, rb, err)
 	}
 	var r struct {
 		CSRF    string `json:"csrf_token"`
@@ -219,7 +270,7 @@ func (s *soak) loginAs(body map[string]string) (*cred, error) {
 		Refresh string `json:"refresh_token"`
 	}
 	if err := json.Unmarshal(rb, &r); err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	c := &cred{csrf: r.CSRF, access: r.Access, refresh: r.Refresh}
 	for _, k := range resp.Cookies() {
@@ -228,42 +279,42 @@ func (s *soak) loginAs(body map[string]string) (*cred, error) {
 		}
 	}
 	if (c.access == "" || c.refresh == "") && (c.cookie == "" || c.csrf == "") {
-		return nil, fmt.Errorf("no credential in %s", rb)
+		return nil, 0, fmt.Errorf("no credential in %s", rb)
 	}
-	return c, nil
+	return c, 0, nil
 }
 
 // whoami asks who a held credential is: it must be 200. A family whose
 // access token is near its exp is left to the refresher.
-func (s *soak) whoami(token bool) {
-	c := s.take(token)
+func (w *worker) whoami(token bool) {
+	c := w.take(token)
 	if c == nil {
 		return
 	}
-	defer s.put(c)
-	if token && time.Now().After(c.issued.Add(s.cfg.accessTTL-time.Second)) {
+	defer w.put(c)
+	if token && time.Now().After(c.issued.Add(w.cfg.accessTTL-time.Second)) {
 		return
 	}
 	sent := time.Now()
-	st, b, err := s.do("GET", "/v1/whoami", c, nil)
+	st, b, err := w.do("GET", "/v1/whoami", c, nil)
 	if err != nil || st != 200 {
-		s.unexpected("whoami (token %v): %d %s %v", token, st, b, err)
+		w.unexpected("whoami (token %v): %d %s %v", token, st, b, err)
 		return
 	}
 	if !token {
 		c.usedSent, c.usedGot = sent, time.Now()
-		s.inc("whoami (cookie)")
+		w.inc("whoami (cookie)")
 	} else {
-		s.inc("whoami (token)")
+		w.inc("whoami (token)")
 	}
 }
 
 // rotate spends c's refresh token; it must succeed.
-func (s *soak) rotate(c *cred) bool {
+func (w *worker) rotate(c *cred) bool {
 	sent := time.Now()
-	st, b, err := s.do("POST", "/v1/token/refresh", nil, map[string]string{"refresh_token": c.refresh})
+	st, b, err := w.do("POST", "/v1/token/refresh", nil, map[string]string{"refresh_token": c.refresh})
 	if err != nil || st != 200 {
-		s.unexpected("refresh: %d %s %v", st, b, err)
+		w.unexpected("refresh: %d %s %v", st, b, err)
 		return false
 	}
 	var r struct {
@@ -271,70 +322,70 @@ func (s *soak) rotate(c *cred) bool {
 		Refresh string `json:"refresh_token"`
 	}
 	if err := json.Unmarshal(b, &r); err != nil || r.Access == "" || r.Refresh == "" {
-		s.unexpected("refresh: %s %v", b, err)
+		w.unexpected("refresh: %s %v", b, err)
 		return false
 	}
 	c.access, c.refresh, c.issued, c.issuedGot = r.Access, r.Refresh, sent, time.Now()
-	s.inc("refresh")
+	w.inc("refresh")
 	return true
 }
 
 // refreshOne rotates a random held family.
-func (s *soak) refreshOne() {
-	c := s.take(true)
+func (w *worker) refreshOne() {
+	c := w.take(true)
 	if c == nil {
 		return
 	}
-	if !s.rotate(c) {
-		s.held.Add(-1) // dropped: its state will expire
+	if !w.rotate(c) {
+		w.held.Add(-1) // dropped: its state will expire
 		return
 	}
-	s.put(c)
+	w.put(c)
 }
 
 // retireDue takes every credential due for retirement out of the pool and
 // logs it out (a share of logoutShare) or abandons it, to be checked once
 // its deadline has passed.
-func (s *soak) retireDue() {
+func (w *worker) retireDue() {
 	now := time.Now()
 	var due []*cred
 	var whys []string
-	s.mu.Lock()
-	for i := 0; i < len(s.pool); {
-		if at, why := s.mustRetireBy(s.pool[i]); !now.Before(at) {
-			due, whys = append(due, s.pool[i]), append(whys, why)
-			s.pool[i] = s.pool[len(s.pool)-1]
-			s.pool = s.pool[:len(s.pool)-1]
+	w.mu.Lock()
+	for i := 0; i < len(w.pool); {
+		if at, why := w.mustRetireBy(w.pool[i]); !now.Before(at) {
+			due, whys = append(due, w.pool[i]), append(whys, why)
+			w.pool[i] = w.pool[len(w.pool)-1]
+			w.pool = w.pool[:len(w.pool)-1]
 			continue
 		}
 		i++
 	}
-	s.mu.Unlock()
+	w.mu.Unlock()
 	for i, c := range due {
-		s.held.Add(-1)
-		s.inc("retired (" + whys[i] + ")")
-		if rand.Float64() < s.cfg.logoutShare {
-			s.logout(c)
+		w.held.Add(-1)
+		w.inc("retired (" + whys[i] + ")")
+		if rand.Float64() < w.cfg.logoutShare {
+			w.logout(c)
 			continue
 		}
-		s.abandon(c)
+		w.abandon(c)
 	}
 }
 
 // logout logs c out; a whoami with it must then be 401.
-func (s *soak) logout(c *cred) {
-	if c.token && time.Now().After(c.issued.Add(s.cfg.accessTTL-time.Second)) && !s.rotate(c) {
+func (w *worker) logout(c *cred) {
+	if c.token && time.Now().After(c.issued.Add(w.cfg.accessTTL-time.Second)) && !w.rotate(c) {
 		return
 	}
-	if st, b, err := s.do("POST", "/v1/logout", c, nil); err != nil || st != 204 {
-		s.unexpected("logout (token %v): %d %s %v", c.token, st, b, err)
+	if st, b, err := w.do("POST", "/v1/logout", c, nil); err != nil || st != 204 {
+		w.unexpected("logout (token %v): %d %s %v", c.token, st, b, err)
 		return
 	}
-	if st, _, err := s.do("GET", "/v1/whoami", c, nil); err != nil || st != 401 {
-		s.unexpected("whoami after logout (token %v): %d %v", c.token, st, err)
+	if st, _, err := w.do("GET", "/v1/whoami", c, nil); err != nil || st != 401 {
+		w.unexpected("whoami after logout (token %v): %d %v", c.token, st, err)
 		return
 	}
-	s.inc("logout")
+	w.inc("logout")
 }
 
 // abandon leaves c unused: it must be refused once every deadline that
@@ -369,34 +420,34 @@ func earliest(a, b time.Time) time.Time {
 
 // checkDead tries every abandoned credential whose deadline has passed:
 // whoami must be 401, and a family's refresh token must be refused.
-func (s *soak) checkDead() {
+func (w *worker) checkDead() {
 	now := time.Now()
 	var due []*cred
-	s.mu.Lock()
-	for i := 0; i < len(s.dead); {
-		if c := s.dead[i]; !now.Before(c.deadAt) {
+	w.mu.Lock()
+	for i := 0; i < len(w.dead); {
+		if c := w.dead[i]; !now.Before(c.deadAt) {
 			due = append(due, c)
-			s.dead[i] = s.dead[len(s.dead)-1]
-			s.dead = s.dead[:len(s.dead)-1]
+			w.dead[i] = w.dead[len(w.dead)-1]
+			w.dead = w.dead[:len(w.dead)-1]
 			continue
 		}
 		i++
 	}
-	s.mu.Unlock()
+	w.mu.Unlock()
 	for _, c := range due {
-		if st, b, err := s.do("GET", "/v1/whoami", c, nil); err != nil || st != 401 {
-			s.unexpected("whoami of an expired credential (token %v, %v past its deadline): %d %s %v",
+		if st, b, err := w.do("GET", "/v1/whoami", c, nil); err != nil || st != 401 {
+			w.unexpected("whoami of an expired credential (token %v, %v past its deadline): %d %s %v",
 				c.token, time.Since(c.deadAt)+deadMargin, st, b, err)
 			continue
 		}
 		if c.token {
-			st, b, err := s.do("POST", "/v1/token/refresh", nil, map[string]string{"refresh_token": c.refresh})
+			st, b, err := w.do("POST", "/v1/token/refresh", nil, map[string]string{"refresh_token": c.refresh})
 			if err != nil || st != 401 {
-				s.unexpected("refresh of an expired family: %d %s %v", st, b, err)
+				w.unexpected("refresh of an expired family: %d %s %v", st, b, err)
 				continue
 			}
 		}
-		s.inc("expired, refused")
+		w.inc("expired, refused")
 	}
 }
 

@@ -38,13 +38,12 @@ func run(ctx context.Context, cfg config) error {
 	}
 	defer p.Kill()
 	fmt.Println("latch", strings.Join(args, " "))
-	s := &soak{cfg: cfg, base: "http://" + p.Addr,
-		c:      &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 32}},
-		stream: &http.Client{Transport: &http.Transport{}}}
+	s := &soak{cfg: cfg, base: "http://" + p.Addr, stream: &http.Client{Transport: &http.Transport{}}}
+	setup := s.worker()
 	var emails []string
 	for i := range 10 {
 		e := fmt.Sprintf("soak%d@example.com", i)
-		if st, b, err := s.do("POST", "/v1/signup", nil, map[string]string{"email": e, "password": password}); err != nil || st != 201 {
+		if st, b, err := setup.do("POST", "/v1/signup", nil, map[string]string{"email": e, "password": password}); err != nil || st != 201 {
 			return fmt.Errorf("signup: %d %s %v", st, b, err)
 		}
 		emails = append(emails, e)
@@ -65,10 +64,11 @@ func run(ctx context.Context, cfg config) error {
 	defer cancel()
 	start := time.Now()
 	var wg sync.WaitGroup
-	loop := func(pause time.Duration, fn func()) {
+	loop := func(pause time.Duration, fn func(*worker)) {
 		wg.Go(func() {
+			w := s.worker()
 			for lctx.Err() == nil {
-				fn()
+				fn(w)
 				select {
 				case <-lctx.Done():
 				case <-time.After(pause):
@@ -81,6 +81,7 @@ func run(ctx context.Context, cfg config) error {
 	// so the population, rate × mean life, stays steady on a busy machine.
 	for i := range loginWorkers {
 		wg.Go(func() {
+			w := s.worker()
 			select {
 			case <-lctx.Done():
 				return
@@ -89,7 +90,7 @@ func run(ctx context.Context, cfg config) error {
 			t := time.NewTicker(loginWorkers * cfg.loginEvery)
 			defer t.Stop()
 			for lctx.Err() == nil {
-				s.login(emails[rand.IntN(len(emails))], rand.IntN(2) == 0)
+				w.login(emails[rand.IntN(len(emails))], rand.IntN(2) == 0)
 				select {
 				case <-lctx.Done():
 				case <-t.C:
@@ -98,11 +99,11 @@ func run(ctx context.Context, cfg config) error {
 		})
 	}
 	for range 3 {
-		loop(2*time.Millisecond, func() { s.whoami(rand.IntN(2) == 0) })
+		loop(2*time.Millisecond, func(w *worker) { w.whoami(rand.IntN(2) == 0) })
 	}
-	loop(20*time.Millisecond, s.refreshOne)
-	loop(100*time.Millisecond, s.retireDue)
-	loop(250*time.Millisecond, s.checkDead)
+	loop(20*time.Millisecond, (*worker).refreshOne)
+	loop(100*time.Millisecond, (*worker).retireDue)
+	loop(250*time.Millisecond, (*worker).checkDead)
 	var events atomic.Int64
 	wg.Go(func() { s.follow(lctx, &events) })
 
@@ -126,8 +127,7 @@ func run(ctx context.Context, cfg config) error {
 		}
 	}
 	wg.Wait()
-	s.c.CloseIdleConnections()
-	s.stream.CloseIdleConnections()
+	s.closeIdle()
 	time.Sleep(cfg.settle)
 	after, err := sp.take(ctx, time.Since(start))
 	if err != nil {

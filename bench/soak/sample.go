@@ -71,6 +71,7 @@ type sample struct {
 // sampler reads /metrics and the database file.
 type sampler struct {
 	s  *soak
+	w  *worker // its own connection to /metrics
 	db *sql.DB // read-only
 }
 
@@ -82,14 +83,14 @@ func openSampler(s *soak, path string) (*sampler, error) {
 		return nil, err
 	}
 	db.SetMaxOpenConns(1)
-	return &sampler{s: s, db: db}, nil
+	return &sampler{s: s, w: s.worker(), db: db}, nil
 }
 
 func (sp *sampler) close() error { return sp.db.Close() }
 
 // take reads every metric.
 func (sp *sampler) take(ctx context.Context, at time.Duration) (sample, error) {
-	m, err := scrape(sp.s)
+	m, err := scrape(sp.w)
 	if err != nil {
 		return sample{}, fmt.Errorf("/metrics: %w", err)
 	}
@@ -133,8 +134,8 @@ func decimals(x metric) int {
 }
 
 // scrape reads the unlabelled metrics, and the request total.
-func scrape(s *soak) (map[string]float64, error) {
-	resp, err := s.c.Get(s.base + "/metrics")
+func scrape(w *worker) (map[string]float64, error) {
+	resp, err := w.c.Get(w.base + "/metrics")
 	if err != nil {
 		return nil, err
 	}
