@@ -101,6 +101,16 @@ func (s *Service) finishLogin(ctx context.Context, u *User, mode SessionKind, ua
 
 // checkCredentials runs the lockout, the hash and the account checks of a login.
 func (s *Service) checkCredentials(ctx context.Context, email, password string) (*User, error) {
+	if s.admit != nil {
+		// The hasher would refuse at once (a flood): refuse before reading
+		// the account or taking a slot of its lockout. The answer is the
+		// same for every address, known or not, as the hasher's own
+		// refusal would have been.
+		if err := s.admit.Admit(); err != nil {
+			s.emit(ctx, Event{Kind: EventLogin, Outcome: OutcomeLocked})
+			return nil, err
+		}
+	}
 	norm, err := s.normalizeEmail(email)
 	if err != nil {
 		norm = "" // never matches an account; still hashed and throttled

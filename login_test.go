@@ -280,3 +280,98 @@ func TestService_LockoutConcurrent(t *testing.T) {
 		})
 	}
 }
+
+// admittingHasher is a hasher whose admission check (latch.HashAdmitter)
+// the test shuts and opens, counting the comparisons that reach it.
+type admittingHasher struct {
+	latch.PasswordHasher
+	shut     atomic.Bool
+	compares atomic.Int64
+}
+
+func (h *admittingHasher) Admit() error {
+	if h.shut.Load() {
+		return &latch.RateLimitError{RetryAfter: 3 * time.Second}
+	}
+	return nil
+}
+
+func (h *admittingHasher) Compare(ctx context.Context, phc, password string) (bool, bool, error) {
+	h.compares.Add(1)
+	return h.PasswordHasher.Compare(ctx, phc, password)
+}
+
+// countingUsers counts the lookups of an account by address.
+type countingUsers struct {
+	latch.UserStore
+	byEmail atomic.Int64
+}
+
+func (u *countingUsers) UserByEmail(ctx context.Context, email string) (*latch.User, error) {
+	u.byEmail.Add(1)
+	return u.UserStore.UserByEmail(ctx, email)
+}
+
+// A login that the hasher would refuse at once (a flood: every slot busy,
+// the queue full) is refused before the account is read or a slot of its
+// lockout taken, with the hasher's own error, alike for a known and an
+// unknown address; once the hasher admits again, logins go on as before,
+// with no failure counted meanwhile.
+func TestService_LoginRefusedBeforeTheAccount(t *testing.T) {
+	ctx := context.Background()
+	const addr, pw = "admit@example.com", "admit-passphrase-1"
+	h := &admittingHasher{PasswordHasher: cheapHasher(t)}
+	users := &countingUsers{}
+	var mu sync.Mutex
+	var events []latch.Event
+	d := newDomain(t, withDeps(func(dp *latch.Deps) {
+		dp.Hasher = h
+		users.UserStore = dp.Users
+		dp.Users = users
+		dp.OnEvent = func(_ context.Context, e latch.Event) {
+			mu.Lock()
+			defer mu.Unlock()
+			events = append(events, e)
+		}
+	}))
+	d.signup(t, addr, pw)
+
+	h.shut.Store(true)
+	lookups, compares := users.byEmail.Load(), h.compares.Load()
+	mu.Lock()
+	events = nil
+	mu.Unlock()
+	for i, c := range []struct{ email, password string }{
+		{addr, pw}, {addr, "wrong-passphrase"}, {"nobody@example.com", "wrong-passphrase"}, {"not an address", pw},
+	} {
+		for range 6 { // more than the lockout's 5 failures
+			_, err := d.Login(ctx, latch.LoginRequest{Email: c.email, Password: c.password, Mode: latch.KindSession})
+			var rl *latch.RateLimitError
+			if !errors.As(err, &rl) || rl.RetryAfter != 3*time.Second {
+				t.Fatalf("case %d: login while the hasher refuses = %v, want its RateLimitError (Retry-After 3 s)", i, err)
+			}
+		}
+	}
+	if n := users.byEmail.Load() - lookups; n != 0 {
+		t.Errorf("%d account lookups while the hasher refused, want 0", n)
+	}
+	if n := h.compares.Load() - compares; n != 0 {
+		t.Errorf("%d comparisons while the hasher refused, want 0", n)
+	}
+	mu.Lock()
+	for _, e := range events {
+		if e.Kind != latch.EventLogin || e.Outcome != latch.OutcomeLocked || e.UserID != "" {
+			t.Errorf("event %+v, want a login locked out with no account named", e)
+		}
+	}
+	if len(events) != 24 {
+		t.Errorf("%d events for 24 refused logins", len(events))
+	}
+	mu.Unlock()
+
+	h.shut.Store(false)
+	if _, err := d.Login(ctx, latch.LoginRequest{Email: addr, Password: "wrong-passphrase", Mode: latch.KindSession}); !errors.Is(err, latch.ErrInvalidCredentials) {
+		t.Fatalf("a wrong password once admitted = %v, want invalid credentials", err)
+	}
+	d.login(t, addr, pw, latch.KindSession) // no lockout was spent by the refusals
+}

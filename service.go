@@ -294,6 +294,7 @@ type Service struct {
 	accounts    *userCache
 	evict       func(sessionID string) // the session store's SessionEvictor, or a no-op
 	sessionUser SessionUser            // the session store's one-round-trip use, or nil
+	admit       HashAdmitter           // the hasher's admission check, or nil
 
 	subMu sync.Mutex
 	subs  map[*subscriber]struct{}
@@ -367,6 +368,7 @@ func New(cfg Config, deps Deps) (*Service, error) {
 		s.mailer = logMailer{s.logger}
 	}
 	s.sessionUser, _ = s.sessions.(SessionUser)
+	s.admit, _ = s.hasher.(HashAdmitter)
 	if e, ok := s.sessions.(SessionEvictor); ok {
 		s.evict = e.EvictSession
 	}

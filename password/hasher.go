@@ -14,7 +14,10 @@ import (
 	"github.com/latch-dev/latch"
 )
 
-var _ latch.PasswordHasher = (*Hasher)(nil)
+var (
+	_ latch.PasswordHasher = (*Hasher)(nil)
+	_ latch.HashAdmitter   = (*Hasher)(nil)
+)
 
 // Config configures a [Hasher]. The zero value means the defaults.
 type Config struct {
@@ -208,6 +211,26 @@ func (h *Hasher) holding(password string, salt []byte, p Params) ([]byte, time.D
 	return key, time.Since(start)
 }
 
+// Admit returns nil when a Hash or Compare asked for now could get a slot
+// (one is free, or the queue has room), and otherwise the error they would
+// return at once: a login asks before it reads the account, so that a
+// refusal under a flood costs next to nothing. A refusal is counted as one
+// by ObserveWait. It implements latch.HashAdmitter.
+func (h *Hasher) Admit() error {
+	if len(h.slots) < cap(h.slots) || h.waiting.Load() < h.maxQueue {
+		return nil
+	}
+	if h.observeW != nil {
+		h.observeW(0, false)
+	}
+	return h.queueFull()
+}
+
+// queueFull is the error of a caller refused because the queue is full.
+func (h *Hasher) queueFull() error {
+	return fmt.Errorf("password: hashing queue full: %w", &latch.RateLimitError{RetryAfter: h.retryAfter})
+}
+
 // Waiting is how many callers wait for a slot now (the queue depth, at most
 // MaxQueue), for a gauge.
 func (h *Hasher) Waiting() int { return int(h.waiting.Load()) }
@@ -243,7 +266,7 @@ func (h *Hasher) acquire(ctx context.Context) error {
 func (h *Hasher) wait(ctx context.Context) error {
 	if h.waiting.Add(1) > h.maxQueue {
 		h.waiting.Add(-1)
-		return fmt.Errorf("password: hashing queue full: %w", &latch.RateLimitError{RetryAfter: h.retryAfter})
+		return h.queueFull()
 	}
 	defer h.waiting.Add(-1)
 	t := time.NewTimer(h.maxWait)

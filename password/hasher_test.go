@@ -422,6 +422,47 @@ func TestHasher_queueFull(t *testing.T) {
 	}
 }
 
+// TestHasher_Admit: Admit refuses exactly when a Hash would be refused at
+// once (every slot busy and the queue full), with the same error, counts
+// that refusal, and takes nothing.
+func TestHasher_Admit(t *testing.T) {
+	var w waits
+	h := MustNew(t, password.Config{Params: fast, MaxConcurrent: 1, MaxQueue: 1, MaxWait: time.Minute,
+		RetryAfter: 3 * time.Second, ObserveWait: w.observe})
+	if err := h.Admit(); err != nil {
+		t.Fatalf("Admit with a free slot = %v, want nil", err)
+	}
+	_, release := holdSlot(t, h)
+	if err := h.Admit(); err != nil {
+		t.Fatalf("Admit with the slot busy and the queue empty = %v, want nil", err)
+	}
+	waiter := make(chan error, 1)
+	go func() {
+		_, err := h.Hash(context.Background(), "the waiter")
+		waiter <- err
+	}()
+	waitFor(t, "the waiter to queue", func() bool { return h.Waiting() == 1 })
+	w.mu.Lock()
+	before := w.refused
+	w.mu.Unlock()
+	wantRateLimited(t, h.Admit(), 3*time.Second)
+	w.mu.Lock()
+	if w.refused != before+1 {
+		t.Errorf("refusals observed %d → %d, want one more", before, w.refused)
+	}
+	w.mu.Unlock()
+	if h.Busy() != 1 || h.Waiting() != 1 {
+		t.Fatalf("Busy %d, Waiting %d after a refused Admit; want 1, 1 (it takes nothing)", h.Busy(), h.Waiting())
+	}
+	release()
+	if err := <-waiter; err != nil {
+		t.Fatal(err)
+	}
+	if err := h.Admit(); err != nil {
+		t.Fatalf("Admit after everyone left = %v, want nil", err)
+	}
+}
+
 func TestHasher_maxWait(t *testing.T) {
 	const maxWait = 20 * time.Millisecond
 	h := MustNew(t, password.Config{Params: fast, MaxConcurrent: 1, MaxWait: maxWait, RetryAfter: 3 * time.Second})
