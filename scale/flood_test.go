@@ -32,7 +32,8 @@ func sized(bounded, full int) int {
 	return bounded
 }
 
-// The latency bound of authenticated requests and /healthz under a flood.
+// The latency budget of authenticated requests and /healthz under a flood,
+// checked by the full-size runs of `make flood` only (budget).
 const floodP99 = 50 * time.Millisecond
 
 // raiseFileLimit lifts this process's soft RLIMIT_NOFILE to its hard limit
@@ -82,64 +83,87 @@ func postJSON(c *http.Client, url string, body any) (int, string, []byte, error)
 	return resp.StatusCode, resp.Header.Get("Retry-After"), rb, err
 }
 
-// prober asks for one URL every few milliseconds on a client of its own
-// until stopped, and keeps the latencies.
+// probeEvery is the probes' fixed rate: one request per URL every 5 ms in
+// the full-size floods, every 20 ms in the bounded ones (a pace the
+// race-instrumented client of `make test` keeps on a loaded machine).
+func probeEvery() time.Duration { return time.Duration(sized(20, 5)) * time.Millisecond }
+
+// prober asks for one URL at a fixed rate until stopped, open loop: the
+// n-th request is due at start + n × probeEvery and is sent then (or at
+// once, if the prober itself is late), whether or not earlier ones have
+// been answered, each on a goroutine of its own over at most 8
+// connections. Its latency counts from the time it was due, so that a
+// stall of the server is charged to every request it delays, as a client
+// at a steady rate sees it. (The prober before measured a closed loop
+// from the moment it got round to sending: one slow request per stall,
+// however long the stall, the rest unseen.)
 type prober struct {
-	what string
-	stop chan struct{}
-	done chan struct{}
+	what  string
+	every time.Duration
+	stop  chan struct{}
+	done  chan struct{}
 
 	mu   sync.Mutex
-	lat  []time.Duration
+	lat  []time.Duration // answered − due
 	fail []string
 }
 
 func probe(what, url string, a auth) *prober {
-	p := &prober{what: what, stop: make(chan struct{}), done: make(chan struct{})}
-	c := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 2}}
+	p := &prober{what: what, every: probeEvery(), stop: make(chan struct{}), done: make(chan struct{})}
+	// The timeout catches a hang, not slowness: a request waits for one
+	// of the 8 connections while earlier ones are slow.
+	c := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxConnsPerHost: 8, MaxIdleConnsPerHost: 8}}
 	go func() {
 		defer close(p.done)
 		defer c.CloseIdleConnections()
-		for {
+		var wg sync.WaitGroup
+		defer wg.Wait()
+		start := time.Now()
+		for n := 1; ; n++ {
+			due := start.Add(time.Duration(n) * p.every)
 			select {
 			case <-p.stop:
 				return
-			case <-time.After(5 * time.Millisecond):
+			case <-time.After(time.Until(due)):
 			}
-			req, _ := http.NewRequest("GET", url, nil)
-			if a.bearer != "" {
-				req.Header.Set("Authorization", "Bearer "+a.bearer)
-			}
-			start := time.Now()
-			resp, err := c.Do(req)
-			if err == nil {
-				_, _ = io.Copy(io.Discard, resp.Body)
-				resp.Body.Close()
-			}
-			took := time.Since(start)
-			p.mu.Lock()
-			p.lat = append(p.lat, took)
-			if err != nil {
-				p.fail = append(p.fail, err.Error())
-			} else if resp.StatusCode != 200 {
-				p.fail = append(p.fail, resp.Status)
-			}
-			p.mu.Unlock()
+			wg.Go(func() {
+				req, _ := http.NewRequest("GET", url, nil)
+				if a.bearer != "" {
+					req.Header.Set("Authorization", "Bearer "+a.bearer)
+				}
+				resp, err := c.Do(req)
+				if err == nil {
+					_, _ = io.Copy(io.Discard, resp.Body)
+					resp.Body.Close()
+				}
+				took := time.Since(due)
+				p.mu.Lock()
+				defer p.mu.Unlock()
+				p.lat = append(p.lat, took)
+				if err != nil {
+					p.fail = append(p.fail, err.Error())
+				} else if resp.StatusCode != 200 {
+					p.fail = append(p.fail, resp.Status)
+				}
+			})
 		}
 	}()
 	return p
 }
 
-// finish stops the prober and fails the test unless every answer was 200
-// and the p99 is under bound.
-func (p *prober) finish(t *testing.T, bound time.Duration) time.Duration {
+// finish stops the prober, waits for its requests, fails the test unless
+// every one was answered 200, and logs the latencies; it returns the p99.
+// Only the full-size floods hold it to a budget (budget): a timed
+// assertion in `make test` would measure the machine the suite shares,
+// not latch.
+func (p *prober) finish(t *testing.T) time.Duration {
 	t.Helper()
 	close(p.stop)
 	<-p.done
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if len(p.lat) < 20 {
-		t.Errorf("%s: only %d probes; too few to show anything", p.what, len(p.lat))
+	if len(p.lat) == 0 {
+		t.Errorf("%s: no probe was sent", p.what)
 		return 0
 	}
 	if len(p.fail) > 0 {
@@ -147,12 +171,42 @@ func (p *prober) finish(t *testing.T, bound time.Duration) time.Duration {
 	}
 	s := slices.Clone(p.lat)
 	slices.Sort(s)
-	p99 := s[len(s)*99/100]
-	t.Logf("%s: %d probes, p50 %v, p99 %v, max %v", p.what, len(s), s[len(s)/2], p99, s[len(s)-1])
-	if p99 > bound {
-		t.Errorf("%s: p99 %v over %v", p.what, p99, bound)
-	}
+	r := func(d time.Duration) time.Duration { return d.Round(10 * time.Microsecond) }
+	p99 := r(s[min(len(s)*99/100, len(s)-1)])
+	t.Logf("%s: %d probes, one every %v, latency from the time each was due: p50 %v, p99 %v, max %v",
+		p.what, len(s), p.every, r(s[len(s)/2]), p99, r(s[len(s)-1]))
 	return p99
+}
+
+// budget fails the test when p99 is over floodP99, in the full-size run
+// of `make flood` (the measurement of record) only.
+func budget(t *testing.T, what string, p99 time.Duration) {
+	t.Helper()
+	if floodFull() && p99 > floodP99 {
+		t.Errorf("%s: p99 %v over %v", what, p99, floodP99)
+	}
+}
+
+// peakRSS is the peak resident set of the process pid (VmHWM): exact,
+// where sampling /metrics would miss a peak between samples and add
+// scrapes to the load measured.
+func peakRSS(t *testing.T, pid int) int64 {
+	t.Helper()
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		t.Fatalf("reading latch's peak RSS: %v", err)
+	}
+	for line := range strings.Lines(string(b)) {
+		if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			kb, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
+			if err != nil {
+				t.Fatalf("VmHWM %q: %v", rest, err)
+			}
+			return kb << 10
+		}
+	}
+	t.Fatalf("no VmHWM in /proc/%d/status", pid)
+	return 0
 }
 
 // metricFloat reads an unlabelled metric of /metrics as a number.
@@ -173,28 +227,18 @@ func (s statusSet) total() int {
 	return n
 }
 
-// loginFloodP99 bounds the p99 of /healthz and whoami during the login
-// flood. The target of the issue is 50 ms; `make flood` holds the test to
-// it. On the shared two-core machines of CI, with argon2id on both cores
-// and the race detector on the client, the bounded form of `make test`
-// holds it to 1 s, which still catches requests stuck behind the hashing
-// (docs/security.md, Floods, has the measured numbers).
-func loginFloodP99() time.Duration {
-	if floodFull() {
-		return floodP99
-	}
-	return time.Second
-}
-
 // TestFlood_Logins sends many logins at once (1,000 with LATCH_FLOOD_FULL,
 // else 200), as a credential-stuffing run does: one in ten for a real
 // account with its password, the others for as many addresses, each a
 // hash of its own (unknown addresses cost one too), so that the per-account
 // lockout does not absorb them and the hasher is what is flooded.
-// argon2id runs at most GOMAXPROCS at a time with a bounded
-// queue, so every login is answered 200 or, fast, 429/503 with
-// Retry-After; RSS stays under 256 MiB; /healthz and token-authenticated
-// whoami keep a p99 under 50 ms while it runs.
+// argon2id runs at most GOMAXPROCS − 1 at a time with a bounded queue, so
+// every login is answered 200 (the real account), 401 (the others) or
+// 429/503 with Retry-After, each 429 of another address a refusal of the
+// hasher; every probe of /healthz and of whoami by token is answered 200
+// meanwhile; peak RSS stays under 256 MiB; afterwards a login goes
+// through. The probes' latencies are logged; `make flood` holds their p99
+// to 50 ms (budget).
 func TestFlood_Logins(t *testing.T) {
 	raiseFileLimit(t)
 	n := sized(200, 1000)
@@ -202,23 +246,11 @@ func TestFlood_Logins(t *testing.T) {
 	email := newEmail("flood")
 	signup(t, inst.url, email)
 	tok := loginToken(t, inst.url, email, "probe")
+	refusedBefore, err := metricFloat(inst.url, "latch_password_refused_total")
+	if err != nil {
+		t.Fatal(err)
+	}
 
-	var peakRSS atomic.Int64
-	rssStop := make(chan struct{})
-	rssDone := make(chan struct{})
-	go func() {
-		defer close(rssDone)
-		for {
-			if v, err := metricFloat(inst.url, "process_resident_memory_bytes"); err == nil && int64(v) > peakRSS.Load() {
-				peakRSS.Store(int64(v))
-			}
-			select {
-			case <-rssStop:
-				return
-			case <-time.After(50 * time.Millisecond):
-			}
-		}
-	}()
 	health := probe("/healthz", inst.url+"/healthz", auth{})
 	whoami := probe("whoami by token", inst.url+"/v1/whoami", tok.a)
 
@@ -226,6 +258,7 @@ func TestFlood_Logins(t *testing.T) {
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	statuses := statusSet{}
+	otherRefused := 0 // 429s for the other addresses: each has a lockout of its own, so the hasher refused them
 	var bad []string
 	c := &http.Client{Timeout: 20 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: n}}
 	began := time.Now()
@@ -246,6 +279,9 @@ func TestFlood_Logins(t *testing.T) {
 			case st == 200 && addr == email:
 			case st == 401 && addr != email:
 			case (st == 429 || st == 503) && retry != "":
+				if st == 429 && addr != email {
+					otherRefused++
+				}
 			default:
 				bad = append(bad, fmt.Sprintf("%d (Retry-After %q) %s", st, retry, body))
 			}
@@ -254,21 +290,25 @@ func TestFlood_Logins(t *testing.T) {
 	close(start)
 	wg.Wait()
 	took := time.Since(began)
-	health.finish(t, loginFloodP99())
-	whoami.finish(t, loginFloodP99())
-	close(rssStop)
-	<-rssDone
+	budget(t, "/healthz", health.finish(t))
+	budget(t, "whoami by token", whoami.finish(t))
 	c.CloseIdleConnections()
-	t.Logf("%d simultaneous logins in %v: %s; peak RSS %.1f MiB", n, took.Round(time.Millisecond), statuses, float64(peakRSS.Load())/(1<<20))
+	rss := peakRSS(t, inst.p.Pid())
+	t.Logf("%d simultaneous logins in %v: %s; peak RSS %.1f MiB", n, took.Round(time.Millisecond), statuses, float64(rss)/(1<<20))
 	if len(bad) > 0 {
 		t.Errorf("%d logins answered wrongly, first: %s", len(bad), bad[0])
 	}
 	if statuses[200] == 0 {
 		t.Error("no login succeeded")
 	}
-	if peakRSS.Load() == 0 || peakRSS.Load() > 256<<20 {
-		t.Errorf("peak RSS %d bytes: want (0, 256 MiB]", peakRSS.Load())
+	if refused, err := metricFloat(inst.url, "latch_password_refused_total"); err != nil || refused-refusedBefore < float64(otherRefused) {
+		t.Errorf("latch_password_refused_total rose by %v (%v), want at least the %d 429s of the other addresses", refused-refusedBefore, err, otherRefused)
 	}
+	if rss > 256<<20 {
+		t.Errorf("peak RSS %.1f MiB, want at most 256 MiB", float64(rss)/(1<<20))
+	}
+	// Nothing is left stuck: the queue drained, the account logs in.
+	loginToken(t, inst.url, email, "after the flood")
 }
 
 // TestFlood_CredentialStuffing tries wrong passwords for many accounts
@@ -315,8 +355,20 @@ func TestFlood_CredentialStuffing(t *testing.T) {
 		c := clients[signupIP(i)]
 		wg.Go(func() {
 			defer func() { <-sem }()
-			if st, _, b, err := postJSON(c, inst.url+"/v1/signup", map[string]string{"email": e, "password": password}); err != nil || st != 201 {
-				signupErr.Store(fmt.Sprintf("signup %s: %d %s %v", e, st, b, err))
+			// A signup waits for a hash like a login: on a loaded
+			// machine the queue's 2 s may run out (429, Retry-After),
+			// and a client honours Retry-After.
+			for try := 1; ; try++ {
+				st, retry, b, err := postJSON(c, inst.url+"/v1/signup", map[string]string{"email": e, "password": password})
+				if err == nil && st == 429 && retry != "" && try < 10 {
+					secs, _ := strconv.Atoi(retry)
+					time.Sleep(time.Duration(max(secs, 1)) * time.Second)
+					continue
+				}
+				if err != nil || st != 201 {
+					signupErr.Store(fmt.Sprintf("signup %s: %d %s %v", e, st, b, err))
+				}
+				break
 			}
 		})
 	}
@@ -446,8 +498,9 @@ func TestFlood_CredentialStuffing(t *testing.T) {
 
 // TestFlood_IdleConnections opens many idle connections (10,000 with
 // LATCH_FLOOD_FULL, else 1,000) and slowloris clients that send a header
-// a byte at a time: real clients keep being served, /healthz and whoami
-// by token with a p99 under 50 ms.
+// a byte at a time: latch holds them all, and real clients keep being
+// served (every probe of /healthz and whoami by token 200; the latencies
+// logged, held to a p99 of 50 ms by `make flood`).
 func TestFlood_IdleConnections(t *testing.T) {
 	limit := raiseFileLimit(t)
 	idle, slow := sized(1000, 10_000), sized(100, 500)
@@ -502,8 +555,8 @@ func TestFlood_IdleConnections(t *testing.T) {
 	health := probe("/healthz", inst.url+"/healthz", auth{})
 	whoami := probe("whoami by token", inst.url+"/v1/whoami", tok.a)
 	time.Sleep(3 * time.Second)
-	health.finish(t, floodP99)
-	whoami.finish(t, floodP99)
+	budget(t, "/healthz", health.finish(t))
+	budget(t, "whoami by token", whoami.finish(t))
 	close(stopSlow)
 	wg.Wait()
 	t.Logf("%d idle and %d slowloris connections held; latch had %.0f open files", idle, slow, fds)
@@ -513,8 +566,10 @@ func TestFlood_IdleConnections(t *testing.T) {
 }
 
 // TestFlood_SpentRefreshes replays spent refresh tokens of many families at
-// once: every family is revoked (its current token refused), and whoami of
-// an unrelated account keeps a p99 under 50 ms meanwhile.
+// once: every replay is refused, every family is revoked (its current
+// token refused), and an unrelated account is untouched: its whoami
+// answered 200 throughout, its refresh token rotating afterwards (the latencies logged, held to a p99 of 50 ms by `make
+// flood`).
 func TestFlood_SpentRefreshes(t *testing.T) {
 	families, replays := sized(20, 200), sized(2000, 20_000)
 	inst := floodLatch(t)
@@ -562,7 +617,7 @@ func TestFlood_SpentRefreshes(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	whoami.finish(t, floodP99)
+	budget(t, "whoami by token", whoami.finish(t))
 	t.Logf("%d replays of spent tokens of %d families: %s", replays, families, statuses)
 	if statuses[401] != replays {
 		t.Errorf("replays of spent tokens: %s, want %d×401", statuses, replays)
@@ -572,5 +627,9 @@ func TestFlood_SpentRefreshes(t *testing.T) {
 		if r.status != 401 {
 			t.Errorf("family %d: its current token after the replays: %s, want 401 (revoked)", i, r)
 		}
+	}
+	// The bystander's family is untouched: its refresh token still rotates.
+	if r := call(t, "POST", inst.url+"/v1/token/refresh", auth{}, map[string]string{"refresh_token": tok.refresh}); r.status != 200 {
+		t.Errorf("the bystander's refresh after the replays: %s, want 200", r)
 	}
 }
