@@ -10,6 +10,7 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/sha256"
+	"errors"
 	"testing"
 	"time"
 
@@ -17,6 +18,7 @@ import (
 	"github.com/latch-dev/latch/jose"
 	"github.com/latch-dev/latch/memory"
 	"github.com/latch-dev/latch/password"
+	"github.com/latch-dev/latch/sqlite"
 )
 
 // benchService is a Service on the memory stores behind the session cache
@@ -187,4 +189,60 @@ func BenchmarkLoginMethods(b *testing.B) {
 			}
 		}
 	})
+}
+
+// fullHasher answers as password.Hasher does with every slot busy and its
+// queue full: Admit and Compare refuse at once.
+type fullHasher struct{ latch.PasswordHasher }
+
+func (fullHasher) Admit() error { return &latch.RateLimitError{RetryAfter: time.Second} }
+
+func (fullHasher) Compare(context.Context, string, string) (bool, bool, error) {
+	return false, false, &latch.RateLimitError{RetryAfter: time.Second}
+}
+
+// unadmitted hides a hasher's admission check (latch.HashAdmitter): its
+// refusals come from Compare, after the account is read.
+type unadmitted struct{ latch.PasswordHasher }
+
+// BenchmarkLoginRefused is the cost of a login refused because the hasher
+// is full (a login flood), on the SQLite store of the embedded default,
+// for an unknown address and for a known one: refused by the hash, after
+// the account is read and a lockout slot taken (as before
+// latch.HashAdmitter), and refused at admission.
+func BenchmarkLoginRefused(b *testing.B) {
+	ctx := context.Background()
+	for _, c := range []struct {
+		name   string
+		hasher func(latch.PasswordHasher) latch.PasswordHasher
+	}{
+		{"by-the-hash", func(h latch.PasswordHasher) latch.PasswordHasher { return unadmitted{fullHasher{h}} }},
+		{"at-admission", func(h latch.PasswordHasher) latch.PasswordHasher { return fullHasher{h} }},
+	} {
+		db, err := sqlite.Open(ctx, b.TempDir()+"/latch.db")
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { _ = db.Close() })
+		d := newDomain(b, withDeps(func(dp *latch.Deps) { dp.Users, dp.Now = db, nil }))
+		const known, pw = "known@example.com", "bench-passphrase-1"
+		if _, err := d.Signup(ctx, known, pw); err != nil {
+			b.Fatal(err)
+		}
+		d2 := newDomain(b, withDeps(func(dp *latch.Deps) { dp.Users, dp.Now, dp.Hasher = db, nil, c.hasher(dp.Hasher) }))
+		for _, addr := range []string{"unknown@example.com", known} {
+			who := "unknown"
+			if addr == known {
+				who = "known"
+			}
+			b.Run(c.name+"/"+who, func(b *testing.B) {
+				b.ReportAllocs()
+				for b.Loop() {
+					if _, err := d2.Login(ctx, latch.LoginRequest{Email: addr, Password: pw, Mode: latch.KindSession}); !errors.Is(err, latch.ErrRateLimited) {
+						b.Fatalf("login with the hasher full = %v, want rate limited", err)
+					}
+				}
+			})
+		}
+	}
 }
