@@ -11,11 +11,17 @@
 //	    against small, in alternating rounds (a fresh latch each), and
 //	    latch's RSS after the load. The sessions are inserted through the
 //	    sqlite store (CreateSession), not by logins.
-//	go run ./bench/scalerows logins [-clients 1000] [-d 10s]
-//	    session logins/s with -clients logins queued (closed-loop at that
-//	    concurrency, each on its own connection, spread over 10 accounts)
-//	    against the bare argon2id rate at the same parameters, measured in
-//	    this process on GOMAXPROCS goroutines, before and after.
+//	go run ./bench/scalerows logins [-clients 1000] [-rounds 2] [-warm 5s] [-d 20s] [-allcores] [-perf FILE] [-latch-b BIN]
+//	    session logins/s with -clients clients that behave like real ones
+//	    (closed-loop, each with an account and a connection of its own,
+//	    waiting out Retry-After on a 429 or 503), against the bare
+//	    argon2id rate at the same parameters on as many goroutines as
+//	    latch's hasher has slots (GOMAXPROCS − 1, at least 1), measured in
+//	    this process in alternating rounds; with -allcores (default) also
+//	    the bare rate on every core and latch with GOMAXPROCS one higher
+//	    (a slot per core: no flag sets the slots). -perf records latch with
+//	    `perf record -g` during the first round of the default latch.
+//	    -latch-b measures a second binary in the same rounds (A/B).
 //	go run ./bench/scalerows stream [-subscribers 10000]
 //	    subscribers follow one latch's revocation stream (GET
 //	    /v1/revocations, raw server-sent events, the way the verify package
@@ -51,39 +57,36 @@ import (
 	"os/signal"
 	"path/filepath"
 	"regexp"
-	"runtime"
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"syscall"
 	"time"
-
-	"golang.org/x/crypto/argon2"
 
 	"github.com/latch-dev/latch"
 	"github.com/latch-dev/latch/bench/latchbench"
 	"github.com/latch-dev/latch/internal/proctest"
-	"github.com/latch-dev/latch/password"
 	"github.com/latch-dev/latch/sqlite"
 )
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: scalerows coldstart|sessions [flags]")
+		fmt.Fprintln(os.Stderr, "usage: scalerows coldstart|sessions|logins|stream|latency [flags]")
 		os.Exit(2)
 	}
 	fs := flag.NewFlagSet(os.Args[1], flag.ExitOnError)
 	latchBin := fs.String("latch", "", "latch binary (default: build ./cmd/latch)")
+	latchB := fs.String("latch-b", "", "logins: a second latch binary, measured in the same alternating rounds (an A/B of a change)")
 	n := fs.Int("n", 0, "coldstart: starts (default 30); sessions: live sessions in the large database (default 1,000,000)")
 	small := fs.Int("small", 1000, "sessions: live sessions in the small database")
-	rounds := fs.Int("rounds", 2, "sessions: alternating rounds")
-	d := fs.Duration("d", 5*time.Second, "sessions: length of each whoami load")
-	workers := fs.Int("workers", 32, "sessions: closed-loop concurrency")
-	clients := fs.Int("clients", 1000, "logins: logins queued at once")
+	rounds := fs.Int("rounds", 2, "sessions, logins, latency: alternating rounds")
+	d := fs.Duration("d", 0, "sessions, latency: length of each whoami load (default 5s); logins: of each measured window (default 20s)")
+	workers := fs.Int("workers", 32, "sessions, latency: closed-loop concurrency")
+	clients := fs.Int("clients", 1000, "logins: clients logging in at once")
+	warm := fs.Duration("warm", 5*time.Second, "logins: warm-up before each measured window")
+	allCores := fs.Bool("allcores", true, "logins: also the bare rate on every core and latch with a hasher slot per core")
 	subscribers := fs.Int("subscribers", 10_000, "stream: subscribed verifiers")
-	perfFile := fs.String("perf", "", "stream: record latch with `perf record -g` into FILE around the logout")
+	perfFile := fs.String("perf", "", "stream, logins: record latch with `perf record -g` into FILE (around the logout; during the first default round)")
 	_ = fs.Parse(os.Args[2:])
 	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer cancel()
@@ -99,6 +102,9 @@ func main() {
 			fail(err)
 		}
 		*latchBin = bins["./cmd/latch"]
+	}
+	if *d == 0 && os.Args[1] != "logins" {
+		*d = 5 * time.Second
 	}
 	switch os.Args[1] {
 	case "coldstart":
@@ -116,7 +122,10 @@ func main() {
 	case "latency":
 		err = latency(ctx, *latchBin, tmp, *rounds, *workers, *d)
 	case "logins":
-		err = logins(ctx, *latchBin, tmp, *clients, *d)
+		if *d == 0 {
+			*d = 20 * time.Second
+		}
+		err = logins(ctx, *latchBin, *latchB, tmp, *clients, *rounds, *warm, *d, *allCores, *perfFile)
 	default:
 		err = fmt.Errorf("unknown row %q", os.Args[1])
 	}
@@ -463,67 +472,6 @@ func metric(ctx context.Context, base, name string) float64 {
 		}
 	}
 	return 0
-}
-
-// bareArgon2 runs argon2id at latch's default parameters on GOMAXPROCS
-// goroutines for d and returns hashes per second.
-func bareArgon2(d time.Duration) float64 {
-	p := password.DefaultParams()
-	var n atomic.Int64
-	start := time.Now()
-	var wg sync.WaitGroup
-	for range runtime.GOMAXPROCS(0) {
-		wg.Go(func() {
-			salt := make([]byte, p.SaltLen)
-			for time.Since(start) < d {
-				_ = argon2.IDKey([]byte("bench password"), salt, p.Time, p.Memory, p.Threads, p.KeyLen)
-				n.Add(1)
-			}
-		})
-	}
-	wg.Wait()
-	return float64(n.Load()) / time.Since(start).Seconds()
-}
-
-func logins(ctx context.Context, bin, tmp string, clients int, d time.Duration) error {
-	p, err := proctest.Launch(ctx, "latch", bin, serveArgs(filepath.Join(tmp, "logins.db"), "127.0.0.1:0")...)
-	if err != nil {
-		return err
-	}
-	defer stop(p)
-	base := "http://" + p.Addr
-	var bodies [][]byte
-	for i := range 10 {
-		email := fmt.Sprintf("logins-%d-%s@example.com", i, strings.ToLower(rand.Text()[:6]))
-		pw := "scalerows " + rand.Text()
-		b, _ := json.Marshal(map[string]string{"email": email, "password": pw})
-		req, _ := http.NewRequestWithContext(ctx, "POST", base+"/v1/signup", strings.NewReader(string(b)))
-		req.Header.Set("Content-Type", "application/json")
-		res, err := hc.Do(req)
-		if err != nil {
-			return err
-		}
-		res.Body.Close()
-		if res.StatusCode != 201 {
-			return fmt.Errorf("signup: %d", res.StatusCode)
-		}
-		bodies = append(bodies, b)
-	}
-	before := bareArgon2(d)
-	l := latchbench.ClosedLoopBodies(ctx, "POST", base+"/v1/login", http.Header{"Content-Type": {"application/json"}}, bodies, clients, d)
-	after := bareArgon2(d)
-	bare := (before + after) / 2
-	fmt.Printf("session logins with %d clients queued (closed-loop, %v) vs bare argon2id (m=19 MiB, t=2, p=1) on GOMAXPROCS=%d goroutines, %v before and after:\n\n",
-		clients, d, runtime.GOMAXPROCS(0), d)
-	fmt.Println("| | per second | p50 ms | p99 ms | ok |")
-	fmt.Println("|---|--:|--:|--:|--:|")
-	fmt.Printf("| bare argon2id, before / after | %.1f / %.1f | | | |\n", before, after)
-	fmt.Printf("| **latch logins** | %.1f | %.0f | %.0f | %.1f %% |\n", l.PerSec, l.P50, l.P99, l.Success*100)
-	if len(l.Errors) > 0 {
-		fmt.Printf("\nerrors: %s\n", strings.Join(l.Errors, "; "))
-	}
-	fmt.Printf("\nratio logins/s over the bare rate (mean of before and after): **%.2f×**\n", l.PerSec/bare)
-	return nil
 }
 
 func stream(ctx context.Context, bin, tmp string, n int, perfFile string) error {
