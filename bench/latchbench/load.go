@@ -216,12 +216,13 @@ func OpenLoop(ctx context.Context, method, url string, hdr http.Header, rate flo
 	return attack(ctx, "open", fixed(method, url, hdr, nil), 32, rate, d, false, nil)
 }
 
-// ClosedLoopBodies is ClosedLoop with the bodies sent in turn.
-func ClosedLoopBodies(ctx context.Context, method, url string, hdr http.Header, bodies [][]byte, workers int, d time.Duration) Load {
-	ts := make([]vegeta.Target, len(bodies))
-	for i, b := range bodies {
-		ts[i] = vegeta.Target{Method: method, URL: url, Header: hdr, Body: b}
+// ClosedLoopHeaders is ClosedLoop with each request's header from header,
+// which the workers call concurrently: a session drawn from a large set
+// for each request, say.
+func ClosedLoopHeaders(ctx context.Context, method, url string, header func() http.Header, workers int, d time.Duration) Load {
+	tr := func(t *vegeta.Target) error {
+		*t = vegeta.Target{Method: method, URL: url, Header: header()}
+		return nil
 	}
-	// A long queue is the point: no request times out before 5 minutes.
-	return attack(ctx, "closed", vegeta.NewStaticTargeter(ts...), workers, 0, d, false, nil, vegeta.Timeout(5*time.Minute))
+	return attack(ctx, "closed", tr, workers, 0, d, false, nil)
 }

@@ -11,6 +11,16 @@
 //	    against small, in alternating rounds (a fresh latch each), and
 //	    latch's RSS after the load. The sessions are inserted through the
 //	    sqlite store (CreateSession), not by logins.
+//	go run ./bench/scalerows pgsessions [-n 1000000] [-small 1000] [-rounds 2] [-d 5s] [-pg URL] [-redis URL] [-fillers 8] [-lock FILE]
+//	    the same on PostgreSQL + Redis, each whoami with a session drawn at
+//	    random from the n (or small) live sessions: two latches, each on a
+//	    fresh database (latch_rows_*, dropped at the end) and its own Redis
+//	    key prefix (deleted at the end), started first; the sessions are
+//	    written through latch's stores (the postgres store behind the redis
+//	    decorator, -fillers at once, commits not waiting for the disk);
+//	    then alternating rounds, with latch's CPU, the Redis calls and CPU
+//	    and the PostgreSQL commits per request, and latch's RSS. -lock
+//	    holds a flock on FILE around the rounds alone.
 //	go run ./bench/scalerows logins [-clients 1000] [-rounds 2] [-warm 5s] [-d 20s] [-allcores] [-perf FILE] [-latch-b BIN]
 //	    session logins/s with -clients clients that behave like real ones
 //	    (closed-loop, each with an account and a connection of its own,
@@ -71,20 +81,24 @@ import (
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: scalerows coldstart|sessions|logins|stream|latency [flags]")
+		fmt.Fprintln(os.Stderr, "usage: scalerows coldstart|sessions|pgsessions|logins|stream|latency [flags]")
 		os.Exit(2)
 	}
 	fs := flag.NewFlagSet(os.Args[1], flag.ExitOnError)
 	latchBin := fs.String("latch", "", "latch binary (default: build ./cmd/latch)")
 	latchB := fs.String("latch-b", "", "logins: a second latch binary, measured in the same alternating rounds (an A/B of a change)")
-	n := fs.Int("n", 0, "coldstart: starts (default 30); sessions: live sessions in the large database (default 1,000,000)")
-	small := fs.Int("small", 1000, "sessions: live sessions in the small database")
-	rounds := fs.Int("rounds", 2, "sessions, logins, latency: alternating rounds")
+	n := fs.Int("n", 0, "coldstart: starts (default 30); sessions, pgsessions: live sessions in the large database (default 1,000,000)")
+	small := fs.Int("small", 1000, "sessions, pgsessions: live sessions in the small database")
+	rounds := fs.Int("rounds", 2, "sessions, pgsessions, logins, latency: alternating rounds")
 	d := fs.Duration("d", 0, "sessions, latency: length of each whoami load (default 5s); logins: of each measured window (default 20s)")
-	workers := fs.Int("workers", 32, "sessions, latency: closed-loop concurrency")
+	workers := fs.Int("workers", 32, "sessions, pgsessions, latency: closed-loop concurrency")
 	clients := fs.Int("clients", 1000, "logins: clients logging in at once")
 	warm := fs.Duration("warm", 5*time.Second, "logins: warm-up before each measured window")
 	allCores := fs.Bool("allcores", true, "logins: also the bare rate on every core and latch with a hasher slot per core")
+	pgURL := fs.String("pg", "postgres://postgres@127.0.0.1:5432/postgres", "pgsessions: a PostgreSQL server where databases may be created (latch_rows_*, dropped at the end)")
+	redisURL := fs.String("redis", "redis://127.0.0.1:6379/15", "pgsessions: Redis (keys under each database's own prefix, deleted at the end)")
+	lockFile := fs.String("lock", "", "pgsessions: hold an exclusive flock on `FILE` around the timed rounds only (the fill is not timed)")
+	fillers := fs.Int("fillers", 8, "pgsessions: sessions written at once while filling")
 	subscribers := fs.Int("subscribers", 10_000, "stream: subscribed verifiers")
 	perfFile := fs.String("perf", "", "stream, logins: record latch with `perf record -g` into FILE (around the logout; during the first default round)")
 	_ = fs.Parse(os.Args[2:])
@@ -117,6 +131,11 @@ func main() {
 			*n = 1_000_000
 		}
 		err = manySessions(ctx, *latchBin, tmp, *small, *n, *rounds, *workers, *d)
+	case "pgsessions":
+		if *n == 0 {
+			*n = 1_000_000
+		}
+		err = pgSessions(ctx, *latchBin, *pgURL, *redisURL, *lockFile, *small, *n, *rounds, *workers, *fillers, *d)
 	case "stream":
 		err = stream(ctx, *latchBin, tmp, *subscribers, *perfFile)
 	case "latency":
