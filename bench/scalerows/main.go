@@ -11,7 +11,7 @@
 //	    against small, in alternating rounds (a fresh latch each), and
 //	    latch's RSS after the load. The sessions are inserted through the
 //	    sqlite store (CreateSession), not by logins.
-//	go run ./bench/scalerows pgsessions [-n 1000000] [-small 1000] [-rounds 2] [-d 5s] [-pg URL] [-redis URL] [-fillers 8] [-lock FILE]
+//	go run ./bench/scalerows pgsessions [-n 1000000] [-small 1000] [-rounds 2] [-d 5s] [-pg URL] [-redis URL] [-fillers 8] [-hot] [-lock FILE] [-perf FILE]
 //	    the same on PostgreSQL + Redis, each whoami with a session drawn at
 //	    random from the n (or small) live sessions: two latches, each on a
 //	    fresh database (latch_rows_*, dropped at the end) and its own Redis
@@ -19,8 +19,10 @@
 //	    written through latch's stores (the postgres store behind the redis
 //	    decorator, -fillers at once, commits not waiting for the disk);
 //	    then alternating rounds, with latch's CPU, the Redis calls and CPU
-//	    and the PostgreSQL commits per request, and latch's RSS. -lock
-//	    holds a flock on FILE around the rounds alone.
+//	    and the PostgreSQL commits per request, and latch's RSS. -hot (the
+//	    default) adds the large set drawn from only small of its sessions:
+//	    each used as often as the small set's, so the size alone differs.
+//	    -lock holds a flock on FILE around the rounds alone.
 //	go run ./bench/scalerows logins [-clients 1000] [-rounds 2] [-warm 5s] [-d 20s] [-allcores] [-perf FILE] [-latch-b BIN]
 //	    session logins/s with -clients clients that behave like real ones
 //	    (closed-loop, each with an account and a connection of its own,
@@ -98,9 +100,10 @@ func main() {
 	pgURL := fs.String("pg", "postgres://postgres@127.0.0.1:5432/postgres", "pgsessions: a PostgreSQL server where databases may be created (latch_rows_*, dropped at the end)")
 	redisURL := fs.String("redis", "redis://127.0.0.1:6379/15", "pgsessions: Redis (keys under each database's own prefix, deleted at the end)")
 	lockFile := fs.String("lock", "", "pgsessions: hold an exclusive flock on `FILE` around the timed rounds only (the fill is not timed)")
+	hot := fs.Bool("hot", true, "pgsessions: also the large set drawn from as few sessions as the small set holds (the size alone)")
 	fillers := fs.Int("fillers", 8, "pgsessions: sessions written at once while filling")
 	subscribers := fs.Int("subscribers", 10_000, "stream: subscribed verifiers")
-	perfFile := fs.String("perf", "", "stream, logins: record latch with `perf record -g` into FILE (around the logout; during the first default round)")
+	perfFile := fs.String("perf", "", "stream, logins, pgsessions: record latch with `perf record -g` into FILE (around the logout; during the first default round; FILE.N for each set's first round)")
 	_ = fs.Parse(os.Args[2:])
 	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer cancel()
@@ -135,7 +138,7 @@ func main() {
 		if *n == 0 {
 			*n = 1_000_000
 		}
-		err = pgSessions(ctx, *latchBin, *pgURL, *redisURL, *lockFile, *small, *n, *rounds, *workers, *fillers, *d)
+		err = pgSessions(ctx, *latchBin, *pgURL, *redisURL, *lockFile, *perfFile, *small, *n, *rounds, *workers, *fillers, *hot, *d)
 	case "stream":
 		err = stream(ctx, *latchBin, tmp, *subscribers, *perfFile)
 	case "latency":
