@@ -2,6 +2,7 @@ package latch
 
 import (
 	"context"
+	"errors"
 	"time"
 )
 
@@ -71,6 +72,21 @@ type Passkey struct {
 // The SQL stores write the same rule in their UPDATE's WHERE clause.
 func CounterMovedForward(stored, asserted uint32) bool {
 	return asserted > stored || (asserted == 0 && stored == 0)
+}
+
+// PasskeyNotUsed is the error of a FactorStore's UsePasskey whose
+// conditional write changed nothing: ErrInvalidPasskey while the user's
+// passkey is there (its counter did not move forward), ErrNotFound when it
+// is gone, or the store's error. find is the store's PasskeyByCredentialID.
+func PasskeyNotUsed(ctx context.Context, p *Passkey, find func(context.Context, []byte) (*Passkey, error)) error {
+	pk, err := find(ctx, p.CredentialID)
+	switch {
+	case err == nil && pk.UserID == p.UserID:
+		return ErrInvalidPasskey
+	case err == nil || errors.Is(err, ErrNotFound):
+		return ErrNotFound
+	}
+	return err
 }
 
 // FactorStore keeps second factors: a TOTP authenticator, recovery codes

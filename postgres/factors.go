@@ -110,16 +110,10 @@ func (db *DB) UsePasskey(ctx context.Context, p *latch.Passkey) error {
 	err := db.one(ctx, "use passkey", `UPDATE passkeys SET data = $1, sign_count = $2, last_used_at = $3
 		WHERE credential_id = $4 AND user_id = $5 AND (sign_count < $2 OR (sign_count = 0 AND $2 = 0))`,
 		p.Data, int64(p.SignCount), nullTime(p.LastUsedAt), p.CredentialID, p.UserID)
-	if !errors.Is(err, latch.ErrNotFound) {
-		return err
+	if errors.Is(err, latch.ErrNotFound) {
+		return latch.PasskeyNotUsed(ctx, p, db.PasskeyByCredentialID)
 	}
-	// Nothing written: say whether the passkey is gone or its counter stood.
-	if pk, err := db.PasskeyByCredentialID(ctx, p.CredentialID); err == nil && pk.UserID == p.UserID {
-		return latch.ErrInvalidPasskey
-	} else if err != nil && !errors.Is(err, latch.ErrNotFound) {
-		return err
-	}
-	return latch.ErrNotFound
+	return err
 }
 
 // DeletePasskey implements latch.FactorStore.

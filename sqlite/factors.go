@@ -133,16 +133,10 @@ func (db *DB) UsePasskey(ctx context.Context, p *latch.Passkey) error {
 		WHERE credential_id = ? AND user_id = ? AND (sign_count < ? OR (sign_count = 0 AND ? = 0))`,
 		p.Data, p.SignCount, nanos(p.LastUsedAt), p.CredentialID, p.UserID, p.SignCount, p.SignCount)
 	err = affected(ctx, "use passkey", res, err)
-	if !errors.Is(err, latch.ErrNotFound) {
-		return err
+	if errors.Is(err, latch.ErrNotFound) {
+		return latch.PasskeyNotUsed(ctx, p, db.PasskeyByCredentialID)
 	}
-	// Nothing written: say whether the passkey is gone or its counter stood.
-	if pk, err := db.PasskeyByCredentialID(ctx, p.CredentialID); err == nil && pk.UserID == p.UserID {
-		return latch.ErrInvalidPasskey
-	} else if err != nil && !errors.Is(err, latch.ErrNotFound) {
-		return err
-	}
-	return latch.ErrNotFound
+	return err
 }
 
 // DeletePasskey implements latch.FactorStore.

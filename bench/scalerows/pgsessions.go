@@ -9,6 +9,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"maps"
 	mrand "math/rand/v2"
 	"net/http"
 	"net/url"
@@ -190,18 +191,11 @@ func fillPG(ctx context.Context, p *pgDeployment, redisURL string, fillers int) 
 	}
 	// cmd/latch names its keys after the database's deployment ID.
 	p.prefix = "latch-" + id[:min(12, len(id))]
-	rc, err := redis.Open(ctx, redisURL, redis.WithPrefix(p.prefix))
+	ss, closeSessions, err := redisSessions(ctx, redisURL, p.prefix, db)
 	if err != nil {
 		return err
 	}
-	defer rc.Close()
-	ss := rc.Sessions(db)
-	defer ss.Close()
-	for !rc.Healthy() { // its first flush done: copies are written from here on
-		if !sleepCtx(ctx, 10*time.Millisecond) {
-			return ctx.Err()
-		}
-	}
+	defer closeSessions()
 
 	h, err := password.New(password.Config{})
 	if err != nil {
@@ -291,18 +285,11 @@ func (p *pgDeployment) ensureCopies(ctx context.Context, rdb *goredis.Client, re
 		return err
 	}
 	defer db.Close()
-	rc, err := redis.Open(ctx, redisURL, redis.WithPrefix(p.prefix))
+	ss, closeSessions, err := redisSessions(ctx, redisURL, p.prefix, db)
 	if err != nil {
 		return err
 	}
-	defer rc.Close()
-	ss := rc.Sessions(db)
-	defer ss.Close()
-	for !rc.Healthy() {
-		if !sleepCtx(ctx, 10*time.Millisecond) {
-			return ctx.Err()
-		}
-	}
+	defer closeSessions()
 	const batch = 1000
 	var next atomic.Int64
 	errc := make(chan error, 8)
@@ -623,7 +610,7 @@ func pgSessions(ctx context.Context, bin, pgURL, redisURL, lockFile, perfFile st
 			p99 = append(p99, fmt.Sprintf("%.2f", s.load.P99))
 			cpu = append(cpu, fmt.Sprintf("%.0f", s.latchCPU/n*1e6))
 			var cs []string
-			for _, k := range sortedKeys(s.redisCalls) {
+			for _, k := range slices.Sorted(maps.Keys(s.redisCalls)) {
 				if s.redisCalls[k] >= 0.005 {
 					cs = append(cs, fmt.Sprintf("%s %.2f", k, s.redisCalls[k]))
 				}
@@ -649,11 +636,21 @@ func pgSessions(ctx context.Context, bin, pgURL, redisURL, lockFile, perfFile st
 	return nil
 }
 
-func sortedKeys[V any](m map[string]V) []string {
-	ks := make([]string, 0, len(m))
-	for k := range m {
-		ks = append(ks, k)
+// redisSessions opens the redis SessionStore in front of db under prefix,
+// as cmd/latch wires it, once its first flush is done (copies are written
+// from then on); closeAll closes both the store and its client.
+func redisSessions(ctx context.Context, redisURL, prefix string, db *postgres.DB) (ss *redis.SessionStore, closeAll func(), err error) {
+	rc, err := redis.Open(ctx, redisURL, redis.WithPrefix(prefix))
+	if err != nil {
+		return nil, nil, err
 	}
-	slices.Sort(ks)
-	return ks
+	ss = rc.Sessions(db)
+	closeAll = func() { _ = ss.Close(); _ = rc.Close() }
+	for !rc.Healthy() {
+		if !sleepCtx(ctx, 10*time.Millisecond) {
+			closeAll()
+			return nil, nil, ctx.Err()
+		}
+	}
+	return ss, closeAll, nil
 }
