@@ -174,7 +174,7 @@ func (p panel) draw(f *figure, x0, w int) {
 			h := int(math.Round(value(b.v) * scale))
 			f.box(x, y1-h, bw, h, b.c)
 			if p.values {
-				f.write(x+bw/2, y1-h-4, 10, middle, fmt.Sprintf("%.0f", value(b.v)))
+				f.write(x+bw/2, y1-h-4, 10, middle, label(value(b.v)))
 			}
 			x += bw
 		}
@@ -195,6 +195,15 @@ func value(v float64) float64 {
 		return 0
 	}
 	return v
+}
+
+// label is a bar's value as written above it: whole from 100 up, else to
+// three significant digits (a login rate of 0.4/s is not "0").
+func label(v float64) string {
+	if v >= 100 {
+		return strconv.FormatFloat(v, 'f', 0, 64)
+	}
+	return strconv.FormatFloat(v, 'g', 3, 64)
 }
 
 // tickStep is the round step (1, 2 or 5 times a power of ten) nearest

@@ -122,6 +122,8 @@ func TestPlot_SVG(t *testing.T) {
 	for i := range zero.Designs {
 		zero.Designs[i].Whoami, zero.Designs[i].Open, zero.Designs[i].Logins, zero.Designs[i].Refreshes = latchbench.Load{}, nil, nil, nil
 	}
+	slow := report()
+	slow.Designs[0].Whoami.PerSec, slow.Designs[0].Logins.PerSec = 0.4, 26.75
 	tests := []struct {
 		name  string
 		rep   *latchbench.Report
@@ -138,6 +140,7 @@ func TestPlot_SVG(t *testing.T) {
 		{"closed loop only", closedOnly, []string{"closed"},
 			[]string{session, jwt, session, jwt, refresh, session, jwt, session, jwt}},
 		{"markup and control characters in the algorithm", odd, []string{"latch bench: 2026-12-03, 1 instance(s), alg <none> & \uFFFD"}, nil},
+		{"values below 100 to three digits", slow, []string{"0.4", "26.8", "15623"}, nil},
 		{"nothing measured", zero, []string{"0", "0.0", "0.5", "1.0"}, nil},
 	}
 	for _, tt := range tests {
