@@ -3,14 +3,20 @@ package latchbench
 import (
 	"fmt"
 	"io"
+	"strings"
 	"sync"
 	"time"
-
-	"github.com/schollz/progressbar/v3"
 )
 
-// NewProgress reports phases on w: a progress bar per phase when w is a
-// terminal, else one plain line as each phase starts and ends.
+// NewProgress reports phases on w: on a terminal, one line per phase
+// redrawn in place every 100 ms (a bar of the expected time, or the time so
+// far when none is expected); elsewhere one plain line as each phase starts
+// and ends.
+//
+// The bar is drawn here rather than by a progress-bar library: the one used
+// before (schollz/progressbar) kept 20 KB in 110 objects of package state
+// alive in every `latch serve`, which its garbage collector met at every
+// cycle (BENCHMARKS.md, the house redesign's follow-up).
 func NewProgress(w io.Writer, terminal bool) Progress {
 	return &progress{w: w, terminal: terminal}
 }
@@ -20,6 +26,10 @@ type progress struct {
 	terminal bool
 	mu       sync.Mutex
 }
+
+// lineWidth is the most a phase's line takes on a terminal, so that it
+// never wraps on an 80-column one (a wrapped line cannot be redrawn in place).
+const lineWidth = 79
 
 func (p *progress) Phase(name string, expected time.Duration) func() {
 	p.mu.Lock()
@@ -31,49 +41,40 @@ func (p *progress) Phase(name string, expected time.Duration) func() {
 			fmt.Fprintf(p.w, "latch bench: %s: done in %v\n", name, time.Since(start).Round(time.Millisecond))
 		}
 	}
-	if expected <= 0 {
-		bar := progressbar.NewOptions(-1, progressbar.OptionSetWriter(p.w), progressbar.OptionSetDescription(name),
-			progressbar.OptionSpinnerType(14), progressbar.OptionClearOnFinish())
-		stop := make(chan struct{})
-		go func() {
-			t := time.NewTicker(100 * time.Millisecond)
-			defer t.Stop()
-			for {
-				select {
-				case <-stop:
-					return
-				case <-t.C:
-					_ = bar.Add(1)
-				}
-			}
-		}()
-		return func() {
-			close(stop)
-			_ = bar.Finish()
-			fmt.Fprintf(p.w, "%s: done in %v\n", name, time.Since(start).Round(time.Millisecond))
-		}
-	}
-	steps := int64(expected / (100 * time.Millisecond))
-	bar := progressbar.NewOptions64(steps, progressbar.OptionSetWriter(p.w), progressbar.OptionSetDescription(name),
-		progressbar.OptionShowElapsedTimeOnFinish(), progressbar.OptionSetPredictTime(false), progressbar.OptionClearOnFinish())
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
 	wg.Go(func() {
 		t := time.NewTicker(100 * time.Millisecond)
 		defer t.Stop()
 		for {
+			fmt.Fprint(p.w, "\r"+progressLine(name, time.Since(start), expected, lineWidth)+"\033[K")
 			select {
 			case <-stop:
 				return
 			case <-t.C:
-				_ = bar.Set64(min(int64(time.Since(start)/(100*time.Millisecond)), steps))
 			}
 		}
 	})
 	return func() {
 		close(stop)
 		wg.Wait()
-		_ = bar.Finish()
-		fmt.Fprintf(p.w, "%s: done in %v\n", name, time.Since(start).Round(time.Millisecond))
+		fmt.Fprintf(p.w, "\r\033[K%s: done in %v\n", name, time.Since(start).Round(time.Millisecond))
 	}
+}
+
+// progressLine is a phase's line on a terminal, at most width runes: a bar
+// of the expected time with the seconds elapsed, or only those when no
+// time is expected, then the phase's name, cut to fit.
+func progressLine(name string, elapsed, expected time.Duration, width int) string {
+	const bar = 20
+	head := fmt.Sprintf("%5.1fs ", elapsed.Seconds())
+	if expected > 0 {
+		n := int(min(elapsed, expected) * bar / expected)
+		head = fmt.Sprintf("[%s%s] %3.0fs/%.0fs ", strings.Repeat("=", n), strings.Repeat(" ", bar-n), elapsed.Seconds(), expected.Seconds())
+	}
+	line := []rune(head + name)
+	if len(line) > width {
+		return string(line[:width-1]) + "…"
+	}
+	return string(line)
 }
