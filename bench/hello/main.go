@@ -2,7 +2,11 @@
 // are compared with in the same window (PERF.md): one small JSON reply, no
 // middleware, no authentication. With -redis it first does one go-redis GET
 // per request: the ceiling of any server whose hot path is one Redis round
-// trip, which latch's session lookup on Redis is compared with.
+// trip, which latch's session lookup on Redis is compared with. With
+// -stream it is instead the bare fan-out that latch's revocation stream is
+// compared with (bench/scalerows stream): GET /v1/revocations is a
+// server-sent event stream that says ": replay done", and POST
+// /v1/logout?jti=X sends every subscriber one revoke event for X.
 package main
 
 import (
@@ -13,6 +17,8 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"strconv"
+	"sync"
 
 	goredis "github.com/redis/go-redis/v9"
 )
@@ -20,6 +26,7 @@ import (
 func main() {
 	addr := flag.String("addr", "127.0.0.1:0", "listen address")
 	redisURL := flag.String("redis", "", "redis://HOST:PORT/N: do one GET per request")
+	stream := flag.Bool("stream", false, "serve the bare revocation fan-out instead")
 	flag.Parse()
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
@@ -38,6 +45,9 @@ func main() {
 		}
 	}
 	fmt.Fprintf(os.Stderr, "listening addr=%s\n", ln.Addr())
+	if *stream {
+		log.Fatal(http.Serve(ln, newFanout()))
+	}
 	log.Fatal(http.Serve(ln, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		b := body
 		if rdb != nil {
@@ -51,4 +61,62 @@ func main() {
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write(b)
 	})))
+}
+
+// fanout is the least a net/http server does to send one event to many
+// server-sent event subscribers: a goroutine per subscriber, woken through
+// its channel, writing the event and flushing it.
+type fanout struct {
+	mu   sync.Mutex
+	subs map[chan []byte]struct{}
+	seq  int
+}
+
+func newFanout() http.Handler {
+	f := &fanout{subs: map[chan []byte]struct{}{}}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /v1/revocations", f.subscribe)
+	mux.HandleFunc("POST /v1/logout", f.send)
+	return mux
+}
+
+func (f *fanout) subscribe(w http.ResponseWriter, r *http.Request) {
+	ch := make(chan []byte, 16)
+	f.mu.Lock()
+	f.subs[ch] = struct{}{}
+	f.mu.Unlock()
+	defer func() {
+		f.mu.Lock()
+		delete(f.subs, ch)
+		f.mu.Unlock()
+	}()
+	w.Header().Set("Content-Type", "text/event-stream")
+	rc := http.NewResponseController(w)
+	if _, err := w.Write([]byte(": replay done\n\n")); err != nil || rc.Flush() != nil {
+		return
+	}
+	for {
+		select {
+		case <-r.Context().Done():
+			return
+		case ev := <-ch:
+			if _, err := w.Write(ev); err != nil || rc.Flush() != nil {
+				return
+			}
+		}
+	}
+}
+
+func (f *fanout) send(w http.ResponseWriter, r *http.Request) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.seq++
+	ev := []byte("id: " + strconv.Itoa(f.seq) + "\nevent: revoke\ndata: {\"jti\":" + strconv.Quote(r.URL.Query().Get("jti")) + "}\n\n")
+	for ch := range f.subs {
+		select {
+		case ch <- ev:
+		default: // 16 events behind; not with the one event a run sends
+		}
+	}
+	w.WriteHeader(http.StatusNoContent)
 }

@@ -39,7 +39,9 @@
 //	    /v1/revocations, raw server-sent events, the way the verify package
 //	    reads it); one bearer logout; the time from sending the logout to
 //	    each subscriber reading the revocation, and latch's RSS per
-//	    subscriber. RLIMIT_NOFILE is raised to its hard limit first.
+//	    subscriber; then the same subscribers on the bare fan-out of
+//	    bench/hello -stream, one event sent: what the machine costs.
+//	    RLIMIT_NOFILE is raised to its hard limit first.
 //	go run ./bench/scalerows latency [-rounds 2] [-d 5s]
 //	    whoami by session cookie, and the bare net/http server of
 //	    bench/hello with the same header, side by side in alternating
@@ -64,6 +66,7 @@ import (
 	"math"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -559,19 +562,114 @@ func stream(ctx context.Context, bin, tmp string, n int, perfFile string) error 
 	}
 	rss0, _ := procMem(p)
 
+	subs, err := subscribe(ctx, base, n, jti, func(r *http.Request) { r.SetBasicAuth("bench", secret) })
+	if err != nil {
+		return err
+	}
+	defer subs.close()
+	time.Sleep(2 * time.Second) // let the heap settle
+	rss1, _ := procMem(p)
+
+	var perf *exec.Cmd
+	if perfFile != "" {
+		perf = exec.Command("perf", "record", "-F", "4999", "-g", "-p", strconv.Itoa(p.Pid()), "-o", perfFile)
+		if err := perf.Start(); err != nil {
+			return fmt.Errorf("perf: %w", err)
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	sent := time.Now()
+	res, err = post("/v1/logout", tok.Access, nil)
+	if err != nil {
+		return err
+	}
+	res.Body.Close()
+	answered := time.Since(sent)
+	if res.StatusCode != 204 {
+		return fmt.Errorf("logout: %d", res.StatusCode)
+	}
+	took, err := subs.await(sent)
+	if err != nil {
+		return err
+	}
+	if perf != nil {
+		_ = perf.Process.Signal(os.Interrupt)
+		_ = perf.Wait()
+	}
+	subs.close()
+
+	// The same fan-out from the least a net/http server does (bench/hello
+	// -stream), to the same subscribers' code: what the machine costs.
+	bins, err := proctest.Build(moduleRoot(), tmp, "./bench/hello")
+	if err != nil {
+		return err
+	}
+	h, err := proctest.Launch(ctx, "hello", bins["./bench/hello"], "-addr", "127.0.0.1:0", "-stream")
+	if err != nil {
+		return err
+	}
+	defer stop(h)
+	bareRSS0, _ := procMem(h)
+	bare, err := subscribe(ctx, "http://"+h.Addr, n, jti, func(*http.Request) {})
+	if err != nil {
+		return fmt.Errorf("bare fan-out: %w", err)
+	}
+	defer bare.close()
+	time.Sleep(2 * time.Second)
+	bareRSS1, _ := procMem(h)
+	bareSent := time.Now()
+	res, err = hc.Post("http://"+h.Addr+"/v1/logout?jti="+url.QueryEscape(jti), "", nil)
+	if err != nil {
+		return err
+	}
+	res.Body.Close()
+	bareTook, err := bare.await(bareSent)
+	if err != nil {
+		return fmt.Errorf("bare fan-out: %w", err)
+	}
+
+	within := 0
+	for _, d := range took {
+		if d <= time.Second {
+			within++
+		}
+	}
+	fmt.Printf("revocation stream: %d subscribers on one latch (embedded default), subscribed in %v; one bearer logout; then the same subscribers on the bare fan-out of bench/hello -stream:\n\n", n, subs.subscribed.Round(time.Millisecond))
+	fmt.Println("| measure | min ms | median ms | p90 ms | max ms |")
+	fmt.Println("|---|--:|--:|--:|--:|")
+	row("**latch: logout sent → subscriber read the revocation**", took)
+	row("bare net/http fan-out: event sent → subscriber read it", bareTook)
+	fmt.Printf("\n%d of %d within 1 s; p99 %.1f ms (bare fan-out %.1f ms: %.2f×); the logout answered its 204 after %.1f ms.\n",
+		within, n, pctMs(took, 0.99), pctMs(bareTook, 0.99), pctMs(took, 0.99)/pctMs(bareTook, 0.99), float64(answered)/1e6)
+	fmt.Printf("latch RSS %.1f MiB before the subscribers, %.1f MiB with them: **%.1f KiB per subscriber** (the bare fan-out: %.1f KiB).\n",
+		float64(rss0)/1024, float64(rss1)/1024, float64(rss1-rss0)/float64(n), float64(bareRSS1-bareRSS0)/float64(n))
+	return nil
+}
+
+// subscribers are n raw server-sent event readers of one stream, each
+// waiting for a data line that holds match.
+type subscribers struct {
+	n          int
+	got        chan time.Time
+	cancel     context.CancelFunc
+	subscribed time.Duration // until every one had read ": replay done"
+}
+
+// subscribe connects n readers to base's /v1/revocations (100 dials at
+// once) and returns when every one has read the end of the replay.
+func subscribe(ctx context.Context, base string, n int, match string, auth func(*http.Request)) (*subscribers, error) {
 	tr := &http.Transport{MaxIdleConnsPerHost: -1, DisableCompression: true}
 	sc := &http.Client{Transport: tr}
 	ready := make(chan error, n)
-	got := make(chan time.Time, n)
 	sctx, cancel := context.WithCancel(ctx)
-	defer cancel()
+	s := &subscribers{n: n, got: make(chan time.Time, n), cancel: func() { cancel(); tr.CloseIdleConnections() }}
 	sem := make(chan struct{}, 100) // dials at once
 	start := time.Now()
 	for range n {
 		go func() {
 			sem <- struct{}{}
 			req, _ := http.NewRequestWithContext(sctx, "GET", base+"/v1/revocations", nil)
-			req.SetBasicAuth("bench", secret)
+			auth(req)
 			res, err := sc.Do(req)
 			<-sem
 			if err != nil {
@@ -597,8 +695,8 @@ func stream(ctx context.Context, bin, tmp string, n int, perfFile string) error 
 					replayed = true
 					ready <- nil
 				}
-				if replayed && strings.HasPrefix(line, "data:") && strings.Contains(line, jti) {
-					got <- time.Now()
+				if replayed && strings.HasPrefix(line, "data:") && strings.Contains(line, match) {
+					s.got <- time.Now()
 					return
 				}
 			}
@@ -606,60 +704,32 @@ func stream(ctx context.Context, bin, tmp string, n int, perfFile string) error 
 	}
 	for i := range n {
 		if err := <-ready; err != nil {
-			return fmt.Errorf("subscriber %d: %w", i+1, err)
+			s.close()
+			return nil, fmt.Errorf("subscriber %d: %w", i+1, err)
 		}
 	}
-	subscribed := time.Since(start)
-	time.Sleep(2 * time.Second) // let the heap settle
-	rss1, _ := procMem(p)
+	s.subscribed = time.Since(start)
+	return s, nil
+}
 
-	var perf *exec.Cmd
-	if perfFile != "" {
-		perf = exec.Command("perf", "record", "-F", "4999", "-g", "-p", strconv.Itoa(p.Pid()), "-o", perfFile)
-		if err := perf.Start(); err != nil {
-			return fmt.Errorf("perf: %w", err)
-		}
-		time.Sleep(500 * time.Millisecond)
-	}
-	sent := time.Now()
-	res, err = post("/v1/logout", tok.Access, nil)
-	if err != nil {
-		return err
-	}
-	res.Body.Close()
-	answered := time.Since(sent)
-	if res.StatusCode != 204 {
-		return fmt.Errorf("logout: %d", res.StatusCode)
-	}
-	var took []time.Duration
+// await returns, for every subscriber, the time from sent until it read
+// the event; an error when some have not within 10 s.
+func (s *subscribers) await(sent time.Time) ([]time.Duration, error) {
+	took := make([]time.Duration, 0, s.n)
 	timeout := time.After(10 * time.Second)
-	for len(took) < n {
+	for len(took) < s.n {
 		select {
-		case t := <-got:
+		case t := <-s.got:
 			took = append(took, t.Sub(sent))
 		case <-timeout:
-			return fmt.Errorf("only %d of %d subscribers read the revocation within 10 s", len(took), n)
+			return nil, fmt.Errorf("only %d of %d subscribers read the event within 10 s", len(took), s.n)
 		}
 	}
-	if perf != nil {
-		_ = perf.Process.Signal(os.Interrupt)
-		_ = perf.Wait()
-	}
-	within := 0
-	for _, d := range took {
-		if d <= time.Second {
-			within++
-		}
-	}
-	fmt.Printf("revocation stream: %d subscribers on one latch (embedded default), subscribed in %v; one bearer logout:\n\n", n, subscribed.Round(time.Millisecond))
-	fmt.Println("| measure | min ms | median ms | p90 ms | max ms |")
-	fmt.Println("|---|--:|--:|--:|--:|")
-	row("**logout sent → subscriber read the revocation**", took)
-	fmt.Printf("\n%d of %d within 1 s; p99 %.1f ms; the logout answered its 204 after %.1f ms.\n", within, n, pctMs(took, 0.99), float64(answered)/1e6)
-	fmt.Printf("latch RSS %.1f MiB before the subscribers, %.1f MiB with them: **%.1f KiB per subscriber**.\n",
-		float64(rss0)/1024, float64(rss1)/1024, float64(rss1-rss0)/float64(n))
-	return nil
+	return took, nil
 }
+
+// close ends every subscriber's stream.
+func (s *subscribers) close() { s.cancel() }
 
 func pctMs(ds []time.Duration, p float64) float64 {
 	s := slices.Clone(ds)
