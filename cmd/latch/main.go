@@ -31,15 +31,29 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/latch-dev/latch/internal/gcfloor"
 	"github.com/spf13/cobra"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
 var version = "dev"
 
+// heapFloor is the least heap goal the process lets the garbage collector
+// have, unless GOGC is set (internal/gcfloor; docs/decisions.md, "A floor
+// under the heap goal").
+const heapFloor = 16 << 20
+
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if os.Getenv("GOGC") == "" {
+		// Process-wide, as the collector's settings are: here and not in
+		// run, which the tests call many times in one process.
+		if _, err := gcfloor.Start(heapFloor); err != nil {
+			fmt.Fprintf(os.Stderr, "latch: %v\n", err)
+			os.Exit(1)
+		}
+	}
 	os.Exit(run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr, os.Getenv))
 }
 
