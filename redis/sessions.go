@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
@@ -61,6 +62,7 @@ type SessionStore struct {
 	task *recovery
 
 	touches *latch.TouchWriter // idle deadlines not yet in next
+	hints   slideHints         // what UseSession last saw of recent sessions
 
 	mu      sync.Mutex
 	expired time.Time // last DeleteExpiredSessions: copies dead by then may be gone from next
@@ -169,32 +171,37 @@ func (s *SessionStore) current(sess *latch.Session) bool {
 }
 
 // UseSession implements latch.SessionUser in one round trip when the
-// session is in Redis and its deadline has nothing to slide (a GET), and in
-// two when it has (the GET, then a script that slides it atomically), which
-// happens at most once per slideStep per session. Only cookie sessions slide: a refresh family's
-// deadline moves only when it rotates (as with the Service's own fallback
-// path). Deadlines never move backwards, as with TouchSessions, so that
-// instances whose clocks differ slightly cannot shorten each other's
-// sessions.
+// session is in Redis: a GET when this process saw the copy recently enough
+// to know its deadline has nothing to slide (a session used again within
+// slideStep), and otherwise the script that slides it atomically (another
+// instance may too) and returns it. A session this process has not seen
+// lately, or whose deadline has a step to move, takes the script at once,
+// not a GET first: a GET costs Redis a tenth of the script, but a second
+// round trip costs both sides more. Only cookie sessions slide: a refresh
+// family's deadline moves only when it rotates (as with the Service's own
+// fallback path). Deadlines never move backwards, as with TouchSessions,
+// so that instances whose clocks differ slightly cannot shorten each
+// other's sessions.
 func (s *SessionStore) UseSession(ctx context.Context, hash []byte, now time.Time, idle time.Duration) (*latch.Session, error) {
 	if s.trusted() {
 		key := s.c.sessionKey(hash)
-		// A plain GET first: a session used again within slideStep has
-		// nothing to slide, and a GET costs Redis a tenth of the script.
-		// So a busy session costs one GET per request and one script run
-		// per slideStep.
-		v, err := s.c.rdb.Get(ctx, key).Result()
-		if err == nil {
-			sess, derr := decodeSession(v)
-			switch {
-			case derr == nil && !sess.Live(now):
-				err = goredis.Nil // dead at now: next decides
-			case derr == nil && (sess.Kind != latch.KindSession || !mustSlide(sess, now, idle)):
-				return sess, nil
-			default: // the script slides it atomically (another instance may too)
-				v, err = useScript.Run(ctx, s.c.rdb, []string{key},
-					now.UnixMicro(), idle.Microseconds(), slideStep.Microseconds()).Text()
+		var v string
+		var err error
+		if s.hints.known(hash, now, idle) {
+			v, err = s.c.rdb.Get(ctx, key).Result()
+			if err == nil {
+				sess, derr := decodeSession(v)
+				switch {
+				case derr == nil && !sess.Live(now):
+					err = goredis.Nil // dead at now: next decides
+				case derr == nil && (sess.Kind != latch.KindSession || !mustSlide(sess, now, idle)):
+					return sess, nil
+				default: // the hint was wrong (another session's, or an old copy): the script
+					v, err = s.slide(ctx, key, now, idle)
+				}
 			}
+		} else {
+			v, err = s.slide(ctx, key, now, idle)
 		}
 		switch {
 		case err == nil:
@@ -204,6 +211,7 @@ func (s *SessionStore) UseSession(ctx context.Context, hash []byte, now time.Tim
 				if sess.Kind == latch.KindSession && headerMicros(sess.LastSeenAt) == now.UnixMicro() {
 					s.touched(latch.SessionTouch{ID: sess.ID, LastSeenAt: sess.LastSeenAt, IdleExpiresAt: sess.IdleExpiresAt})
 				}
+				s.hints.saw(hash, sess)
 				return sess, nil
 			}
 		case errors.Is(err, goredis.Nil): // not there, or dead at now: next decides
@@ -228,7 +236,14 @@ func (s *SessionStore) UseSession(ctx context.Context, hash []byte, now time.Tim
 	sess.LastSeenAt = later(sess.LastSeenAt, now)
 	s.touched(latch.SessionTouch{ID: sess.ID, LastSeenAt: sess.LastSeenAt, IdleExpiresAt: sess.IdleExpiresAt})
 	s.fill(ctx, sess, start)
+	s.hints.saw(hash, sess)
 	return sess, nil
+}
+
+// slide runs useScript on key: the copy, slid when that moves its deadline
+// by slideStep or more; goredis.Nil when there is none or it is dead.
+func (s *SessionStore) slide(ctx context.Context, key string, now time.Time, idle time.Duration) (string, error) {
+	return useScript.Run(ctx, s.c.rdb, []string{key}, now.UnixMicro(), idle.Microseconds(), slideStep.Microseconds()).Text()
 }
 
 // mustSlide reports whether using sess at now moves its idle deadline by
@@ -657,4 +672,60 @@ func (r *reader) varint() int64 {
 		n = ^n
 	}
 	return n
+}
+
+// hintSlots is how many sessions slideHints remembers. Only a session
+// used again within slideStep is served by a GET, so the sessions worth
+// remembering are those of the last quarter second: 4,096 slots hold them
+// at 16,000 requests a second, in 96 KB without pointers.
+const hintSlots = 1 << 12
+
+// slideHints is a direct-mapped table, by token hash, of the deadlines of
+// the session copies UseSession last saw, which tells it whether a use
+// will have nothing to slide before it asks Redis. A hint is only a guess
+// at which of two reads to make (a GET or the script), both of which Redis
+// answers from the copy itself, so a stale or torn hint costs a round trip
+// at worst, never a wrong answer.
+type slideHints [hintSlots]struct {
+	key       atomic.Uint64 // the token hash's first 8 bytes; 0: empty
+	idle, exp atomic.Int64  // the copy's idle and absolute deadlines (µs); exp 0: never slides
+}
+
+func hintKey(hash []byte) uint64 {
+	if len(hash) < 8 {
+		return 0
+	}
+	return binary.LittleEndian.Uint64(hash) | 1 // never 0, the empty slot
+}
+
+// known reports whether a use of hash at now is known to have nothing to
+// slide: its copy was seen here, and its deadline is within slideStep of
+// where this use would move it.
+func (h *slideHints) known(hash []byte, now time.Time, idle time.Duration) bool {
+	k := hintKey(hash)
+	e := &h[k%hintSlots]
+	if k == 0 || e.key.Load() != k {
+		return false
+	}
+	i, x := e.idle.Load(), e.exp.Load()
+	if x == 0 {
+		return true // a refresh family: never slides
+	}
+	return min(now.Add(idle).UnixMicro(), x)-i < slideStep.Microseconds()
+}
+
+// saw records the deadlines of sess, the session of hash, as just read.
+func (h *slideHints) saw(hash []byte, sess *latch.Session) {
+	k := hintKey(hash)
+	if k == 0 {
+		return
+	}
+	e := &h[k%hintSlots]
+	var x int64
+	if sess.Kind == latch.KindSession {
+		x = sess.ExpiresAt.UnixMicro()
+	}
+	e.idle.Store(sess.IdleExpiresAt.UnixMicro())
+	e.exp.Store(x)
+	e.key.Store(k)
 }

@@ -124,7 +124,7 @@ func TestSessionStore_UseSession(t *testing.T) {
 		}
 	})
 
-	t.Run("a slide costs one more round trip", func(t *testing.T) {
+	t.Run("a slide is one round trip too", func(t *testing.T) {
 		s := newSession(t0)
 		f.create(t, s)
 		f.use(t, s.TokenHash, t0)
@@ -136,8 +136,48 @@ func TestSessionStore_UseSession(t *testing.T) {
 				t.Fatalf("use %d: IdleExpiresAt = %v, want %v", i+1, got.IdleExpiresAt, want)
 			}
 		}
-		if got := f.rt.n.Load() - trips; got != 2*n {
-			t.Errorf("%d UseSession calls a second apart made %d Redis round trips, want %d (GET + slide)", n, got, 2*n)
+		if got := f.rt.n.Load() - trips; got != n {
+			t.Errorf("%d UseSession calls a second apart made %d Redis round trips, want %d (the script, no GET first)", n, got, n)
+		}
+	})
+
+	t.Run("a session not seen here: one round trip", func(t *testing.T) {
+		// As a session drawn from a million is: cached in Redis (by its
+		// creation, or by another instance) but not used lately here.
+		s := newSession(t0)
+		f.create(t, s)
+		trips := f.rt.n.Load()
+		got := f.use(t, s.TokenHash, t0.Add(time.Minute))
+		if want := t0.Add(time.Minute + idle); !got.IdleExpiresAt.Equal(want) {
+			t.Errorf("IdleExpiresAt = %v, want %v", got.IdleExpiresAt, want)
+		}
+		if n := f.rt.n.Load() - trips; n != 1 {
+			t.Errorf("the first use made %d Redis round trips, want 1", n)
+		}
+	})
+
+	t.Run("a wrong hint costs a round trip, not an answer", func(t *testing.T) {
+		// Two sessions whose token hashes share the 8 bytes the hints are
+		// kept by: the hint of one is read for the other.
+		a, b := newSession(t0), newSession(t0)
+		copy(b.TokenHash[:8], a.TokenHash[:8])
+		f.create(t, a)
+		f.create(t, b)
+		f.use(t, a.TokenHash, t0.Add(time.Minute)) // the hint: nothing to slide before t0+1m+step
+		trips := f.rt.n.Load()
+		got := f.use(t, b.TokenHash, t0.Add(time.Minute)) // b's copy still has t0's deadline
+		if got.ID != b.ID || !got.IdleExpiresAt.Equal(t0.Add(time.Minute+idle)) {
+			t.Errorf("b used with a's hint: %s, IdleExpiresAt %v; want %s, %v", got.ID, got.IdleExpiresAt, b.ID, t0.Add(time.Minute+idle))
+		}
+		if n := f.rt.n.Load() - trips; n != 2 {
+			t.Errorf("made %d Redis round trips, want 2 (the GET the hint chose, then the script)", n)
+		}
+		if err := f.s.DeleteSession(t.Context(), a.ID); err != nil {
+			t.Fatal(err)
+		}
+		f.use(t, b.TokenHash, t0.Add(time.Minute+100*time.Millisecond)) // b's hint now
+		if _, err := f.s.UseSession(t.Context(), a.TokenHash, t0.Add(time.Minute+200*time.Millisecond), idle); !errors.Is(err, latch.ErrNotFound) {
+			t.Errorf("the deleted session used with b's hint: err %v, want ErrNotFound", err)
 		}
 	})
 
