@@ -686,10 +686,17 @@ const hintSlots = 1 << 12
 // at which of two reads to make (a GET or the script), both of which Redis
 // answers from the copy itself, so a stale or torn hint costs a round trip
 // at worst, never a wrong answer.
-type slideHints [hintSlots]struct {
-	key       atomic.Uint64 // the token hash's first 8 bytes; 0: empty
+type slideHints [hintSlots]hintSlot
+
+// hintSlot is one remembered copy.
+type hintSlot struct {
+	key       atomic.Uint64 // the token hash's first 8 bytes, lowest bit set; 0: empty
 	idle, exp atomic.Int64  // the copy's idle and absolute deadlines (µs); exp 0: never slides
 }
+
+// slot is where key k is kept: its bits above the lowest, which hintKey
+// sets.
+func (h *slideHints) slot(k uint64) *hintSlot { return &h[(k>>1)%hintSlots] }
 
 func hintKey(hash []byte) uint64 {
 	if len(hash) < 8 {
@@ -703,7 +710,7 @@ func hintKey(hash []byte) uint64 {
 // where this use would move it.
 func (h *slideHints) known(hash []byte, now time.Time, idle time.Duration) bool {
 	k := hintKey(hash)
-	e := &h[k%hintSlots]
+	e := h.slot(k)
 	if k == 0 || e.key.Load() != k {
 		return false
 	}
@@ -720,7 +727,7 @@ func (h *slideHints) saw(hash []byte, sess *latch.Session) {
 	if k == 0 {
 		return
 	}
-	e := &h[k%hintSlots]
+	e := h.slot(k)
 	var x int64
 	if sess.Kind == latch.KindSession {
 		x = sess.ExpiresAt.UnixMicro()
