@@ -698,11 +698,13 @@ type hintSlot struct {
 // sets.
 func (h *slideHints) slot(k uint64) *hintSlot { return &h[(k>>1)%hintSlots] }
 
+// hintKey is hash's key in the table: its first 8 bytes with the lowest
+// bit set, as 0 marks an empty slot; 0 for a hash too short to have one.
 func hintKey(hash []byte) uint64 {
 	if len(hash) < 8 {
 		return 0
 	}
-	return binary.LittleEndian.Uint64(hash) | 1 // never 0, the empty slot
+	return binary.LittleEndian.Uint64(hash) | 1
 }
 
 // known reports whether a use of hash at now is known to have nothing to
