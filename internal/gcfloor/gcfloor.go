@@ -46,8 +46,7 @@ func Start(floor uint64) (*Floor, error) {
 	if floor < goMinimum {
 		return nil, fmt.Errorf("gcfloor: a floor of %d bytes is under Go's own minimum of %d", floor, goMinimum)
 	}
-	base := debug.SetGCPercent(100)
-	debug.SetGCPercent(base)
+	base := gogc()
 	if base < 0 {
 		return nil, fmt.Errorf("gcfloor: the collector is off (GOGC=off)")
 	}
@@ -56,6 +55,13 @@ func Start(floor uint64) (*Floor, error) {
 	}}
 	f.arm()
 	return f, nil
+}
+
+// gogc is the collector's GOGC now (-1: off), read without setting it.
+func gogc() int {
+	s := []metrics.Sample{{Name: "/gc/gogc:percent"}}
+	metrics.Read(s)
+	return int(int64(s[0].Value.Uint64())) // off reads as the uint64 of -1
 }
 
 // arm makes an object that is garbage at once and asks to be called when

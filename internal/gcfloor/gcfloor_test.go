@@ -60,18 +60,12 @@ func collectUntil(t *testing.T, what string, ok func() bool) {
 			return
 		}
 	}
-	t.Fatalf("%s: not after 5 s of collections (heap goal %d, GOGC %d)", what, heapGoal(), gcPercent())
-}
-
-func gcPercent() int {
-	p := debug.SetGCPercent(100)
-	debug.SetGCPercent(p)
-	return p
+	t.Fatalf("%s: not after 5 s of collections (heap goal %d, GOGC %d)", what, heapGoal(), gogc())
 }
 
 func TestFloor(t *testing.T) {
 	const floor = 64 << 20
-	base := gcPercent()
+	base := gogc()
 	f, err := Start(floor)
 	if err != nil {
 		t.Fatal(err)
@@ -92,7 +86,7 @@ func TestFloor(t *testing.T) {
 	for i := range live {
 		live[i] = 1
 	}
-	collectUntil(t, "GOGC back at its value with a large heap", func() bool { return gcPercent() == base })
+	collectUntil(t, "GOGC back at its value with a large heap", func() bool { return gogc() == base })
 	if g := heapGoal(); g > 3*uint64(len(live)) {
 		t.Errorf("heap goal %d with %d live: the floor multiplied a large heap", g, len(live))
 	}
@@ -100,16 +94,16 @@ func TestFloor(t *testing.T) {
 	live = nil
 
 	// Small again: the floor again.
-	collectUntil(t, "the goal at the floor once the heap is small again", func() bool { return heapGoal() >= floor*95/100 && gcPercent() > base })
+	collectUntil(t, "the goal at the floor once the heap is small again", func() bool { return heapGoal() >= floor*95/100 && gogc() > base })
 
 	f.Stop()
-	if p := gcPercent(); p != base {
+	if p := gogc(); p != base {
 		t.Errorf("GOGC %d after Stop, want %d", p, base)
 	}
 	runtime.GC()
 	time.Sleep(10 * time.Millisecond)
 	runtime.GC()
-	if p := gcPercent(); p != base {
+	if p := gogc(); p != base {
 		t.Errorf("GOGC %d after Stop and collections, want %d (the floor still acting)", p, base)
 	}
 }
