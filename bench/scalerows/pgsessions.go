@@ -418,6 +418,8 @@ type pgSample struct {
 	load       latchbench.Load
 	rss, hwm   int64 // KiB
 	latchCPU   float64
+	pgCPU      float64            // s, every postgres process
+	selfCPU    float64            // s, this program (the load generator)
 	redisCalls map[string]float64 // per request
 	redisCPU   float64            // s
 	hits, miss float64
@@ -546,14 +548,16 @@ func pgSessions(ctx context.Context, bin, pgURL, redisURL, lockFile, perfFile st
 					}
 				}
 				u0, k0 := cpuTimes(x.p.proc.Pid())
+				pgc0, me0 := commCPU("postgres"), selfCPU()
 				l := latchbench.ClosedLoopHeaders(ctx, "GET", url, header(x), workers, d)
 				u1, k1 := cpuTimes(x.p.proc.Pid())
+				pgc1, me1 := commCPU("postgres"), selfCPU()
 				if perf != nil {
 					_ = perf.Process.Signal(os.Interrupt)
 					_ = perf.Wait()
 				}
 				r1, pg1 := readRedis(ctx, rdb), readPG(ctx, pgURL, x.p.name)
-				s := pgSample{load: l, latchCPU: u1 + k1 - u0 - k0, redisCalls: map[string]float64{},
+				s := pgSample{load: l, latchCPU: u1 + k1 - u0 - k0, pgCPU: pgc1 - pgc0, selfCPU: me1 - me0, redisCalls: map[string]float64{},
 					redisCPU: r1["used_cpu_user"] + r1["used_cpu_sys"] - r0["used_cpu_user"] - r0["used_cpu_sys"],
 					hits:     r1["keyspace_hits"] - r0["keyspace_hits"], miss: r1["keyspace_misses"] - r0["keyspace_misses"],
 					pg: pgCounters{commits: pg1.commits - pg0.commits, updated: pg1.updated - pg0.updated, fetched: pg1.fetched - pg0.fetched,
@@ -597,11 +601,11 @@ func pgSessions(ctx context.Context, bin, pgURL, redisURL, lockFile, perfFile st
 
 	fmt.Printf("whoami by session cookie, PostgreSQL + Redis, a session drawn at random from %d vs %d live sessions for each request (%d alternating rounds, %v closed-loop at %d workers each, after 1 s of warm-up; one latch per database, the same through the rounds):\n\n",
 		large, small, rounds, d, workers)
-	fmt.Println("| live sessions | req/s per round | p50 ms | p99 ms | latch CPU µs per request | Redis calls per request | Redis CPU µs per request | PostgreSQL commits per request (rows updated) | latch RSS after the load, MiB (peak) |")
-	fmt.Println("|--:|--:|--:|--:|--:|--:|--:|--:|--:|")
+	fmt.Println("| live sessions | req/s per round | p50 ms | p99 ms | latch CPU µs per request | Redis calls per request | Redis CPU µs per request | PostgreSQL commits per request (rows updated) | PostgreSQL CPU µs per request | load generator CPU µs per request | latch RSS after the load, MiB (peak) |")
+	fmt.Println("|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|")
 	med := make([]float64, len(rows))
 	for i, x := range rows {
-		var rps, p50, p99, cpu, calls, rcpu, pgw, rss []string
+		var rps, p50, p99, cpu, calls, rcpu, pgw, pgcpu, gen, rss []string
 		var v []float64
 		for _, s := range res[i] {
 			n := float64(max(s.load.Requests, 1))
@@ -618,13 +622,15 @@ func pgSessions(ctx context.Context, bin, pgURL, redisURL, lockFile, perfFile st
 			calls = append(calls, strings.Join(cs, ", "))
 			rcpu = append(rcpu, fmt.Sprintf("%.0f", s.redisCPU/n*1e6))
 			pgw = append(pgw, fmt.Sprintf("%.2f (%.2f)", s.pg.commits/n, s.pg.updated/n))
+			pgcpu = append(pgcpu, fmt.Sprintf("%.0f", s.pgCPU/n*1e6))
+			gen = append(gen, fmt.Sprintf("%.0f", s.selfCPU/n*1e6))
 			rss = append(rss, fmt.Sprintf("%.1f (%.1f)", float64(s.rss)/1024, float64(s.hwm)/1024))
 			v = append(v, s.load.PerSec)
 		}
 		slices.Sort(v)
 		med[i] = (v[(len(v)-1)/2] + v[len(v)/2]) / 2
 		j := func(s []string) string { return strings.Join(s, " / ") }
-		fmt.Printf("| %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", x.label, j(rps), j(p50), j(p99), j(cpu), j(calls), j(rcpu), j(pgw), j(rss))
+		fmt.Printf("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", x.label, j(rps), j(p50), j(p99), j(cpu), j(calls), j(rcpu), j(pgw), j(pgcpu), j(gen), j(rss))
 	}
 	fmt.Printf("\ncost ratio (req/s with %d over req/s with %d, the medians of the rounds): **%.3f×**\n", small, large, med[0]/med[1])
 	if hot {
@@ -634,6 +640,38 @@ func pgSessions(ctx context.Context, bin, pgURL, redisURL, lockFile, perfFile st
 	fmt.Printf("fill: %d sessions in %v (%.0f/s, %d at once); database %.0f MiB; Redis used_memory %.0f MiB with both sets\n",
 		large, deps[1].fillFor.Round(time.Second), float64(large)/deps[1].fillFor.Seconds(), fillers, last.pg.size/(1<<20), mem0/(1<<20))
 	return nil
+}
+
+// commCPU is the CPU time, in seconds, of every process named comm (all of
+// a PostgreSQL server's: its backends, WAL writer, checkpointer).
+func commCPU(comm string) float64 {
+	ents, err := os.ReadDir("/proc")
+	if err != nil {
+		return 0
+	}
+	var t float64
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid))
+		if err != nil || strings.TrimSpace(string(b)) != comm {
+			continue
+		}
+		u, k := cpuTimes(pid)
+		t += u + k
+	}
+	return t
+}
+
+// selfCPU is this process's CPU time in seconds.
+func selfCPU() float64 {
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
 }
 
 // redisSessions opens the redis SessionStore in front of db under prefix,
