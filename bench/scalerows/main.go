@@ -778,9 +778,41 @@ func latency(ctx context.Context, bin, tmp string, rounds, workers int, d time.D
 		return err
 	}
 	hdr := http.Header{"Cookie": {cookie}}
-	servers := []struct{ name, url string }{{"bare net/http (bench/hello)", "http://" + h.Addr + "/v1/whoami"}, {"latch whoami, session", "http://" + l.Addr + "/v1/whoami"}}
-	type rowT struct{ closed, half, most latchbench.Load }
+	servers := []struct{ name, url, base string }{
+		{"bare net/http (bench/hello)", "http://" + h.Addr + "/v1/whoami", ""},
+		{"latch whoami, session", "http://" + l.Addr + "/v1/whoami", "http://" + l.Addr},
+	}
+	type phase struct {
+		load   latchbench.Load
+		probe  probeResult
+		slow   float64 // requests the server took over 10 ms to answer (latch only: its histogram)
+		slower float64 // over 2.5 ms
+		served float64
+	}
+	type rowT struct {
+		closed     latchbench.Load
+		half, most phase
+	}
 	res := map[string][]rowT{}
+	// open runs one open-loop phase with the probe running and, for latch,
+	// its own request-duration histogram read around it: a slow request
+	// that latch timed as slow was slow inside latch; one it timed as fast
+	// was slow outside it (kernel queues, the load generator).
+	open := func(url, base string, rate float64) phase {
+		var h0 serverHistogram
+		if base != "" {
+			h0 = readServerHistogram(ctx, base, "whoami")
+		}
+		pr := startProbe()
+		l := latchbench.OpenLoop(ctx, "GET", url, hdr, rate, d)
+		ph := phase{load: l, probe: pr.end()}
+		if base != "" {
+			h1 := readServerHistogram(ctx, base, "whoami")
+			_, ph.slow, ph.served = over(h0, h1, 0.01)
+			_, ph.slower, _ = over(h0, h1, 0.0025)
+		}
+		return ph
+	}
 	for r := range rounds {
 		order := []int{0, 1}
 		if r%2 == 1 {
@@ -790,19 +822,26 @@ func latency(ctx context.Context, bin, tmp string, rounds, workers int, d time.D
 			sv := servers[i]
 			_ = latchbench.ClosedLoop(ctx, "GET", sv.url, hdr, workers, time.Second)
 			c := latchbench.ClosedLoop(ctx, "GET", sv.url, hdr, workers, d)
-			half := latchbench.OpenLoop(ctx, "GET", sv.url, hdr, c.PerSec*0.5, d)
-			most := latchbench.OpenLoop(ctx, "GET", sv.url, hdr, c.PerSec*0.9, d)
-			fmt.Fprintf(os.Stderr, "scalerows: round %d, %s: max %.0f/s; 50 %%: p99 %.2f ms; 90 %%: p99 %.2f ms\n", r+1, sv.name, c.PerSec, half.P99, most.P99)
+			half := open(sv.url, sv.base, c.PerSec*0.5)
+			most := open(sv.url, sv.base, c.PerSec*0.9)
+			fmt.Fprintf(os.Stderr, "scalerows: round %d, %s: max %.0f/s; 50 %%: p99 %.2f ms (client wake-ups late p99 %.2f ms, max %.2f ms); 90 %%: p99 %.2f ms\n",
+				r+1, sv.name, c.PerSec, half.load.P99, ms(half.probe.p99), ms(half.probe.max), most.load.P99)
 			res[sv.name] = append(res[sv.name], rowT{c, half, most})
 		}
 	}
 	fmt.Printf("whoami latency open-loop at 50 %% and 90 %% of the closed-loop maximum (%d workers), %v rows, %d alternating rounds:\n\n", workers, d, rounds)
-	fmt.Println("| server | round | closed-loop max req/s | 50 %: sent/s | p50 ms | p99 ms | p99.9 ms | 90 %: sent/s | p50 ms | p99 ms | p99.9 ms |")
-	fmt.Println("|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|")
+	fmt.Println("| server | round | closed-loop max req/s | 50 %: sent/s | p50 ms | p99 ms | p99.9 ms | client wake-ups late: p99 / max ms, total over 2 ms | latch's own timing: over 10 ms / over 2.5 ms, of | 90 %: sent/s | p50 ms | p99 ms | p99.9 ms |")
+	fmt.Println("|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|")
 	for _, sv := range servers {
 		for i, x := range res[sv.name] {
-			fmt.Printf("| %s | %d | %.0f | %.0f | %.2f | %.2f | %.2f | %.0f | %.2f | %.2f | %.2f |\n", sv.name, i+1, x.closed.PerSec,
-				x.half.PerSec, x.half.P50, x.half.P99, x.half.P999, x.most.PerSec, x.most.P50, x.most.P99, x.most.P999)
+			own := "—"
+			if sv.base != "" {
+				own = fmt.Sprintf("%.0f / %.0f of %.0f", x.half.slow, x.half.slower, x.half.served)
+			}
+			fmt.Printf("| %s | %d | %.0f | %.0f | %.2f | %.2f | %.2f | %.2f / %.2f, %.0f | %s | %.0f | %.2f | %.2f | %.2f |\n", sv.name, i+1, x.closed.PerSec,
+				x.half.load.PerSec, x.half.load.P50, x.half.load.P99, x.half.load.P999,
+				ms(x.half.probe.p99), ms(x.half.probe.max), ms(x.half.probe.over2ms), own,
+				x.most.load.PerSec, x.most.load.P50, x.most.load.P99, x.most.load.P999)
 		}
 	}
 	return nil
