@@ -808,8 +808,8 @@ func latency(ctx context.Context, bin, tmp string, rounds, workers int, d time.D
 		ph := phase{load: l, probe: pr.end()}
 		if base != "" {
 			h1 := readServerHistogram(ctx, base, "whoami")
-			_, ph.slow, ph.served = over(h0, h1, 0.01)
-			_, ph.slower, _ = over(h0, h1, 0.0025)
+			ph.slow, ph.served = over(h0, h1, 0.01)
+			ph.slower, _ = over(h0, h1, 0.0025)
 		}
 		return ph
 	}

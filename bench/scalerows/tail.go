@@ -7,7 +7,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 )
 
@@ -17,8 +16,7 @@ import (
 // its own goroutines (sending requests, reading answers) may also have
 // waited: a delay on the client side, not the server's.
 type stallProbe struct {
-	mu    sync.Mutex
-	lates []time.Duration
+	lates []time.Duration // written by the probe's goroutine; read once it is done
 	stop  chan struct{}
 	done  chan struct{}
 }
@@ -37,10 +35,7 @@ func startProbe() *stallProbe {
 			}
 			t := time.Now()
 			time.Sleep(nap)
-			late := time.Since(t) - nap
-			p.mu.Lock()
-			p.lates = append(p.lates, late)
-			p.mu.Unlock()
+			p.lates = append(p.lates, time.Since(t)-nap)
 		}
 	}()
 	return p
@@ -57,7 +52,7 @@ type probeResult struct {
 func (p *stallProbe) end() probeResult {
 	close(p.stop)
 	<-p.done
-	ls := slices.Clone(p.lates)
+	ls := p.lates
 	if len(ls) == 0 {
 		return probeResult{}
 	}
@@ -110,20 +105,19 @@ func readServerHistogram(ctx context.Context, base, route string) serverHistogra
 	return h
 }
 
-// over is the share of the requests between a and b (b read later) that
-// the server took longer than bound seconds to answer (bound must be one
-// of the histogram's), and how many requests that was out of how many.
-func over(a, b serverHistogram, bound float64) (share, n, total float64) {
+// over is how many of the requests between a and b (b read later) the
+// server took longer than bound seconds to answer (bound must be one of
+// the histogram's), out of how many.
+func over(a, b serverHistogram, bound float64) (n, total float64) {
 	var inf float64
 	for k := range b {
 		inf = max(inf, k)
 	}
 	total = b[inf] - a[inf]
-	n = total - (b[bound] - a[bound])
 	if total <= 0 {
-		return 0, 0, 0
+		return 0, 0
 	}
-	return n / total, n, total
+	return total - (b[bound] - a[bound]), total
 }
 
 // ms is d in milliseconds.
