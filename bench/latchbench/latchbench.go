@@ -124,6 +124,9 @@ type Load struct {
 	P99    Millis   `json:"p99_ms"`
 	P999   Millis   `json:"p999_ms"`
 	Errors []string `json:"errors,omitempty"`
+	// Server is latch's own timing of the requests (open-loop whoami
+	// rows, when its /metrics is readable).
+	Server *ServerTiming `json:"server,omitempty"`
 }
 
 // Millis is a duration printed and encoded in milliseconds.

@@ -92,7 +92,11 @@ func (r *runner) whoamiRows(ctx context.Context, design, base string, hdr http.H
 	for _, f := range openFractions {
 		rate := closed.PerSec * f
 		done := r.opts.Progress.Phase(fmt.Sprintf("%s: whoami open-loop at %.0f/s (%.0f %% of the maximum)", design, rate, f*100), r.opts.Duration)
+		before, timed := r.whoamiTiming(ctx, base)
 		l := attack(ctx, "whoami", tr, r.opts.Workers, rate, r.opts.Duration, false, nil)
+		if after, ok := r.whoamiTiming(ctx, base); timed && ok {
+			l.Server = serverTiming(before, after)
+		}
 		done()
 		l.Fraction = f
 		open = append(open, l)

@@ -182,6 +182,11 @@ func Print(w io.Writer, rep *Report) error {
 		fmt.Fprintf(tw, "whoami closed-loop, %d workers%s\t%s\n", d.Whoami.Workers, same, loadLine(d.Whoami))
 		for _, o := range d.Open {
 			fmt.Fprintf(tw, "whoami open-loop at %.0f/s (%.0f %% of max)\t%s\n", o.Rate, o.Fraction*100, loadLine(o))
+			if st := o.Server; st != nil {
+				fmt.Fprintf(tw, "  the same, as latch timed them (/metrics)\t%.0f over 10 ms, %.0f over 2.5 ms, of %.0f requests\n", st.Over10ms, st.Over2ms5, st.Requests)
+			} else {
+				fmt.Fprintf(tw, "  the same, as latch timed them (/metrics)\tnot exposed\n")
+			}
 		}
 		if d.StoreOps.HTTP != nil {
 			fmt.Fprintf(tw, "store operations per request (/metrics)\t%.3f\n", *d.StoreOps.HTTP)

@@ -799,17 +799,17 @@ func latency(ctx context.Context, bin, tmp string, rounds, workers int, d time.D
 	// that latch timed as slow was slow inside latch; one it timed as fast
 	// was slow outside it (kernel queues, the load generator).
 	open := func(url, base string, rate float64) phase {
-		var h0 serverHistogram
+		var h0 latchbench.Histogram
 		if base != "" {
-			h0 = readServerHistogram(ctx, base, "whoami")
+			h0 = whoamiTiming(ctx, base)
 		}
 		pr := startProbe()
 		l := latchbench.OpenLoop(ctx, "GET", url, hdr, rate, d)
 		ph := phase{load: l, probe: pr.end()}
 		if base != "" {
-			h1 := readServerHistogram(ctx, base, "whoami")
-			ph.slow, ph.served = over(h0, h1, 0.01)
-			ph.slower, _ = over(h0, h1, 0.0025)
+			h1 := whoamiTiming(ctx, base)
+			ph.slow, ph.served = h0.Over(h1, 0.01)
+			ph.slower, _ = h0.Over(h1, 0.0025)
 		}
 		return ph
 	}

@@ -1,13 +1,12 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"net/http"
 	"slices"
-	"strconv"
-	"strings"
 	"time"
+
+	"github.com/latch-dev/latch/bench/latchbench"
 )
 
 // stallProbe measures how late this process's goroutines run: a goroutine
@@ -66,58 +65,16 @@ func (p *stallProbe) end() probeResult {
 	return r
 }
 
-// serverHistogram is a route's request-duration histogram as latch's
-// /metrics gives it: the cumulative count per bucket bound (seconds).
-type serverHistogram map[float64]float64
-
-// readServerHistogram reads latch_http_request_duration_seconds for the
-// route whose label contains route.
-func readServerHistogram(ctx context.Context, base, route string) serverHistogram {
-	h := serverHistogram{}
+// whoamiTiming reads latch's histogram of whoami durations from base's
+// /metrics (empty when it cannot).
+func whoamiTiming(ctx context.Context, base string) latchbench.Histogram {
 	req, _ := http.NewRequestWithContext(ctx, "GET", base+"/metrics", nil)
 	res, err := hc.Do(req)
 	if err != nil {
-		return h
+		return latchbench.Histogram{}
 	}
 	defer res.Body.Close()
-	const name = "latch_http_request_duration_seconds_bucket{"
-	sc := bufio.NewScanner(res.Body)
-	for sc.Scan() {
-		line := sc.Text()
-		if !strings.HasPrefix(line, name) || !strings.Contains(line, route) {
-			continue
-		}
-		_, rest, ok := strings.Cut(line, `le="`)
-		if !ok {
-			continue
-		}
-		le, rest, ok := strings.Cut(rest, `"`)
-		f := strings.Fields(rest)
-		if !ok || len(f) != 2 {
-			continue
-		}
-		bound, err1 := strconv.ParseFloat(le, 64) // "+Inf" parses as +Inf
-		v, err2 := strconv.ParseFloat(f[1], 64)
-		if err1 == nil && err2 == nil {
-			h[bound] += v
-		}
-	}
-	return h
-}
-
-// over is how many of the requests between a and b (b read later) the
-// server took longer than bound seconds to answer (bound must be one of
-// the histogram's), out of how many.
-func over(a, b serverHistogram, bound float64) (n, total float64) {
-	var inf float64
-	for k := range b {
-		inf = max(inf, k)
-	}
-	total = b[inf] - a[inf]
-	if total <= 0 {
-		return 0, 0
-	}
-	return total - (b[bound] - a[bound]), total
+	return latchbench.ParseHistogram(res.Body, "latch_http_request_duration_seconds_bucket", `/v1/whoami"`)
 }
 
 // ms is d in milliseconds.

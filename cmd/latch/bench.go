@@ -34,7 +34,9 @@ func benchCmd(a *app) *cobra.Command {
 		Short: "measure sessions, JWTs and JWT + refresh on this machine or a deployment",
 		Long: `Measure the three designs side by side: the credential's size on the wire,
 whoami's throughput (closed-loop at --workers) and latency (open-loop at 50 %
-and 90 % of that maximum), store operations per request, logins/s,
+and 90 % of that maximum, beside latch's own timing of the same requests
+from its /metrics: what part of the tail was spent inside latch), store
+operations per request, logins/s,
 refreshes/s and the revocation delay (logout → refused) on the same
 instance, on another (with a second --url) and at a verifier following the
 revocation stream (with --client); then one row per claim of the articles

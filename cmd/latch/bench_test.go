@@ -92,6 +92,11 @@ func TestBenchQuick(t *testing.T) {
 			if o.Rate <= 0 || o.Requests == 0 || o.P50 <= 0 {
 				t.Errorf("%s: open-loop row %+v", name, o)
 			}
+			// latch's own timing of the row's requests (its /metrics):
+			// every request the client completed reached a handler.
+			if st := o.Server; st == nil || st.Requests < float64(o.Requests)*0.9 || st.Over10ms > st.Over2ms5 || st.Over2ms5 > st.Requests {
+				t.Errorf("%s: latch's timing of an open-loop row of %d requests: %+v", name, o.Requests, st)
+			}
 		}
 		load(name+" logins", d.Logins)
 		if d.StoreOps.Source == "" || d.StoreOps.InProcessOf == "" {
