@@ -21,11 +21,12 @@ type ServerTiming struct {
 	Over2ms5 float64 `json:"over_2_5ms"` // and over 2.5 ms
 }
 
-// whoamiDuration is the metric and the route label of whoami's timing.
-const (
-	durationBuckets = "latch_http_request_duration_seconds_bucket"
-	whoamiRoute     = `/v1/whoami"`
-)
+// WhoamiTiming reads latch's histogram of whoami's durations
+// (latch_http_request_duration_seconds, its whoami route) from a /metrics
+// exposition.
+func WhoamiTiming(r io.Reader) Histogram {
+	return ParseHistogram(r, "latch_http_request_duration_seconds_bucket", `/v1/whoami"`)
+}
 
 // Histogram is a Prometheus histogram as text exposition gives it: the
 // cumulative count per bucket bound (le, in the metric's unit), summed over
@@ -82,7 +83,7 @@ func (r *runner) whoamiTiming(ctx context.Context, base string) (Histogram, bool
 	if err != nil || res.status != http.StatusOK {
 		return nil, false
 	}
-	h := ParseHistogram(bytes.NewReader(res.body), durationBuckets, whoamiRoute)
+	h := WhoamiTiming(bytes.NewReader(res.body))
 	return h, len(h) > 0
 }
 

@@ -37,9 +37,8 @@ func TestHistogramOver(t *testing.T) {
 		{"nothing between the readings", [4]int{5, 5, 5, 5}, [4]int{5, 5, 5, 5}, 0.01, 0, 0},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			const metric, route = "latch_http_request_duration_seconds_bucket", `/v1/whoami"`
-			h0 := latchbench.ParseHistogram(strings.NewReader(exposition(c.before, 3)), metric, route)
-			h1 := latchbench.ParseHistogram(strings.NewReader(exposition(c.after, 70)), metric, route)
+			h0 := latchbench.WhoamiTiming(strings.NewReader(exposition(c.before, 3)))
+			h1 := latchbench.WhoamiTiming(strings.NewReader(exposition(c.after, 70)))
 			if len(h1) != 4 {
 				t.Fatalf("parsed %d buckets, want 4: %v", len(h1), h1)
 			}
@@ -51,9 +50,8 @@ func TestHistogramOver(t *testing.T) {
 	}
 }
 
-func TestParseHistogramNoSeries(t *testing.T) {
-	h := latchbench.ParseHistogram(strings.NewReader("go_goroutines 12\nlatch_http_requests_total{route=\"GET /v1/whoami\",status=\"200\"} 5\n"),
-		"latch_http_request_duration_seconds_bucket", `/v1/whoami"`)
+func TestWhoamiTimingNoSeries(t *testing.T) {
+	h := latchbench.WhoamiTiming(strings.NewReader("go_goroutines 12\nlatch_http_requests_total{route=\"GET /v1/whoami\",status=\"200\"} 5\n"))
 	if len(h) != 0 {
 		t.Errorf("parsed %v from an exposition without the histogram", h)
 	}

@@ -74,7 +74,7 @@ func whoamiTiming(ctx context.Context, base string) latchbench.Histogram {
 		return latchbench.Histogram{}
 	}
 	defer res.Body.Close()
-	return latchbench.ParseHistogram(res.Body, "latch_http_request_duration_seconds_bucket", `/v1/whoami"`)
+	return latchbench.WhoamiTiming(res.Body)
 }
 
 // ms is d in milliseconds.
