@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
@@ -421,6 +422,7 @@ type pgSample struct {
 	pgCPU      float64            // s, every postgres process
 	selfCPU    float64            // s, this program (the load generator)
 	redisCalls map[string]float64 // per request
+	storeOps   map[string]float64 // latch's store calls by store and method, per request
 	redisCPU   float64            // s
 	hits, miss float64
 	pg         pgCounters // deltas
@@ -547,6 +549,7 @@ func pgSessions(ctx context.Context, bin, pgURL, redisURL, lockFile, perfFile st
 						return fmt.Errorf("perf: %w", err)
 					}
 				}
+				ops0 := storeOps(ctx, x.p.base)
 				u0, k0 := cpuTimes(x.p.proc.Pid())
 				pgc0, me0 := commCPU("postgres"), selfCPU()
 				l := latchbench.ClosedLoopHeaders(ctx, "GET", url, header(x), workers, d)
@@ -557,7 +560,13 @@ func pgSessions(ctx context.Context, bin, pgURL, redisURL, lockFile, perfFile st
 					_ = perf.Wait()
 				}
 				r1, pg1 := readRedis(ctx, rdb), readPG(ctx, pgURL, x.p.name)
-				s := pgSample{load: l, latchCPU: u1 + k1 - u0 - k0, pgCPU: pgc1 - pgc0, selfCPU: me1 - me0, redisCalls: map[string]float64{},
+				ops := map[string]float64{}
+				for k, v := range storeOps(ctx, x.p.base) {
+					if d := (v - ops0[k]) / float64(max(l.Requests, 1)); d > 0 {
+						ops[k] = d
+					}
+				}
+				s := pgSample{storeOps: ops, load: l, latchCPU: u1 + k1 - u0 - k0, pgCPU: pgc1 - pgc0, selfCPU: me1 - me0, redisCalls: map[string]float64{},
 					redisCPU: r1["used_cpu_user"] + r1["used_cpu_sys"] - r0["used_cpu_user"] - r0["used_cpu_sys"],
 					hits:     r1["keyspace_hits"] - r0["keyspace_hits"], miss: r1["keyspace_misses"] - r0["keyspace_misses"],
 					pg: pgCounters{commits: pg1.commits - pg0.commits, updated: pg1.updated - pg0.updated, fetched: pg1.fetched - pg0.fetched,
@@ -632,6 +641,23 @@ func pgSessions(ctx context.Context, bin, pgURL, redisURL, lockFile, perfFile st
 		j := func(s []string) string { return strings.Join(s, " / ") }
 		fmt.Printf("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", x.label, j(rps), j(p50), j(p99), j(cpu), j(calls), j(rcpu), j(pgw), j(pgcpu), j(gen), j(rss))
 	}
+	fmt.Println("\nlatch's store calls per request (its /metrics, latch_store_operation_seconds_count by store and method; 0.005 and more):")
+	fmt.Println()
+	fmt.Println("| live sessions | store calls per request, per round |")
+	fmt.Println("|--:|---|")
+	for i, x := range rows {
+		var per []string
+		for _, s := range res[i] {
+			var cs []string
+			for _, k := range slices.Sorted(maps.Keys(s.storeOps)) {
+				if s.storeOps[k] >= 0.005 {
+					cs = append(cs, fmt.Sprintf("%s %.3f", k, s.storeOps[k]))
+				}
+			}
+			per = append(per, strings.Join(cs, ", "))
+		}
+		fmt.Printf("| %s | %s |\n", x.label, strings.Join(per, " / "))
+	}
 	fmt.Printf("\ncost ratio (req/s with %d over req/s with %d, the medians of the rounds): **%.3f×**\n", small, large, med[0]/med[1])
 	if hot {
 		fmt.Printf("the size alone (req/s with %d over req/s with %d drawn from %d of them): **%.3f×**\n", small, large, small, med[0]/med[2])
@@ -640,6 +666,42 @@ func pgSessions(ctx context.Context, bin, pgURL, redisURL, lockFile, perfFile st
 	fmt.Printf("fill: %d sessions in %v (%.0f/s, %d at once); database %.0f MiB; Redis used_memory %.0f MiB with both sets\n",
 		large, deps[1].fillFor.Round(time.Second), float64(large)/deps[1].fillFor.Seconds(), fillers, last.pg.size/(1<<20), mem0/(1<<20))
 	return nil
+}
+
+// storeOps reads latch's count of store calls from base's /metrics, by
+// "store method" (latch_store_operation_seconds_count).
+func storeOps(ctx context.Context, base string) map[string]float64 {
+	ops := map[string]float64{}
+	req, _ := http.NewRequestWithContext(ctx, "GET", base+"/metrics", nil)
+	res, err := hc.Do(req)
+	if err != nil {
+		return ops
+	}
+	defer res.Body.Close()
+	sc := bufio.NewScanner(res.Body)
+	for sc.Scan() {
+		line := sc.Text()
+		if !strings.HasPrefix(line, "latch_store_operation_seconds_count{") {
+			continue
+		}
+		labels, value, ok := strings.Cut(strings.TrimPrefix(line, "latch_store_operation_seconds_count{"), "} ")
+		v, err := strconv.ParseFloat(value, 64)
+		if !ok || err != nil {
+			continue
+		}
+		var store, method string
+		for _, kv := range strings.Split(labels, ",") {
+			k, val, _ := strings.Cut(kv, "=")
+			switch val = strings.Trim(val, `"`); k {
+			case "store":
+				store = val
+			case "method":
+				method = val
+			}
+		}
+		ops[store+" "+method] += v
+	}
+	return ops
 }
 
 // commCPU is the CPU time, in seconds, of every process named comm (all of
