@@ -70,19 +70,32 @@ func (s *Server) revocations(w http.ResponseWriter, r *http.Request) {
 			if _, err := fmt.Fprint(w, ": keep-alive\n\n"); err != nil || flush() != nil {
 				return
 			}
-		case rev, ok := <-sub.Live:
+		case <-sub.Ready:
+			revs, lagged, ok := sub.Take()
 			if !ok {
-				s.Metrics.streamLagged.Inc()
-				return // lagged too far: the client resumes with Last-Event-ID
-			}
-			fresh := rev.Seq > last // not already sent by the replay
-			if send(rev) != nil || flush() != nil {
+				if lagged {
+					s.Metrics.streamLagged.Inc() // the client resumes with Last-Event-ID
+				}
 				return
 			}
-			if !fresh {
-				continue
+			if len(revs) == 0 {
+				continue // taken already, on an earlier wake-up
 			}
-			s.Metrics.streamDelay.Observe(max(s.Now().Sub(rev.CreatedAt), 0).Seconds())
+			from := last // entries at or below it were sent by the replay
+			for _, rev := range revs {
+				if send(rev) != nil {
+					return
+				}
+			}
+			if flush() != nil {
+				return
+			}
+			now := s.Now()
+			for _, rev := range revs {
+				if rev.Seq > from {
+					s.Metrics.streamDelay.Observe(max(now.Sub(rev.CreatedAt), 0).Seconds())
+				}
+			}
 		}
 	}
 }
