@@ -1,13 +1,12 @@
 package latchbench
 
 import (
-	"bufio"
+	"bytes"
 	"context"
 	"fmt"
 	"io"
 	"net/http"
 	"os"
-	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -34,21 +33,13 @@ func (r *runner) storeOps(ctx context.Context, base string) (*float64, string) {
 	if err != nil || res.status != http.StatusOK {
 		return nil, fmt.Sprintf("not exposed: GET /metrics answered %d %v", res.status, err)
 	}
-	var sum float64
-	found := false
-	sc := bufio.NewScanner(strings.NewReader(string(res.body)))
-	for sc.Scan() {
-		line := sc.Text()
-		if !strings.HasPrefix(line, "latch_store_operation_seconds_count") {
-			continue
-		}
-		f := strings.Fields(line)
-		if v, err := strconv.ParseFloat(f[len(f)-1], 64); err == nil {
-			sum, found = sum+v, true
-		}
-	}
-	if !found {
+	calls := StoreCalls(bytes.NewReader(res.body))
+	if len(calls) == 0 {
 		return nil, "not exposed: /metrics has no store operation count (latch_store_operation_seconds_count)"
+	}
+	var sum float64
+	for _, v := range calls {
+		sum += v
 	}
 	return &sum, "/metrics latch_store_operation_seconds_count, over the whoami rows"
 }

@@ -76,20 +76,60 @@ func (h Histogram) Over(later Histogram, bound float64) (n, total float64) {
 	return total - (later[bound] - h[bound]), total
 }
 
+// StoreCalls reads latch's count of store calls from a /metrics exposition
+// (latch_store_operation_seconds_count), by "store method".
+func StoreCalls(r io.Reader) map[string]float64 {
+	const name = "latch_store_operation_seconds_count{"
+	calls := map[string]float64{}
+	sc := bufio.NewScanner(r)
+	for sc.Scan() {
+		rest, ok := strings.CutPrefix(sc.Text(), name)
+		if !ok {
+			continue
+		}
+		labels, value, ok := strings.Cut(rest, "} ")
+		v, err := strconv.ParseFloat(value, 64)
+		if !ok || err != nil {
+			continue
+		}
+		var store, method string
+		for _, kv := range strings.Split(labels, ",") {
+			k, val, _ := strings.Cut(kv, "=")
+			switch val = strings.Trim(val, `"`); k {
+			case "store":
+				store = val
+			case "method":
+				method = val
+			}
+		}
+		calls[store+" "+method] += v
+	}
+	return calls
+}
+
+// Bucket bounds of latch's request-duration histogram that ServerTiming
+// reads.
+const (
+	slowBound   = 0.01
+	slowerBound = 0.0025
+)
+
 // whoamiTiming reads latch's histogram of whoami durations from base's
-// /metrics; false when it exposes none.
+// /metrics; false when it exposes none with the bounds ServerTiming reads.
 func (r *runner) whoamiTiming(ctx context.Context, base string) (Histogram, bool) {
 	res, err := r.c.do(ctx, "GET", base+"/metrics", nil, nil)
 	if err != nil || res.status != http.StatusOK {
 		return nil, false
 	}
 	h := WhoamiTiming(bytes.NewReader(res.body))
-	return h, len(h) > 0
+	_, a := h[slowBound]
+	_, b := h[slowerBound]
+	return h, a && b
 }
 
 // serverTiming is what latch timed between two readings of whoamiTiming.
 func serverTiming(before, after Histogram) *ServerTiming {
-	n10, total := before.Over(after, 0.01)
-	n25, _ := before.Over(after, 0.0025)
+	n10, total := before.Over(after, slowBound)
+	n25, _ := before.Over(after, slowerBound)
 	return &ServerTiming{Requests: total, Over10ms: n10, Over2ms5: n25}
 }

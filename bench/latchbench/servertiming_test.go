@@ -56,3 +56,23 @@ func TestWhoamiTimingNoSeries(t *testing.T) {
 		t.Errorf("parsed %v from an exposition without the histogram", h)
 	}
 }
+
+func TestStoreCalls(t *testing.T) {
+	got := latchbench.StoreCalls(strings.NewReader(`# TYPE latch_store_operation_seconds histogram
+latch_store_operation_seconds_bucket{method="UseSession",store="redis",le="0.001"} 40
+latch_store_operation_seconds_count{method="UseSession",store="redis"} 42
+latch_store_operation_seconds_count{method="UserByID",store="postgres"} 7
+latch_store_operation_seconds_count{method="UserByID",store="postgres",instance="b"} 1
+latch_store_operation_seconds_count{method="Broken",store="x"} not-a-number
+latch_http_requests_total{route="GET /v1/whoami",status="200"} 5
+`))
+	want := map[string]float64{"redis UseSession": 42, "postgres UserByID": 8}
+	if len(got) != len(want) {
+		t.Fatalf("StoreCalls = %v, want %v", got, want)
+	}
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("StoreCalls[%q] = %v, want %v", k, got[k], v)
+		}
+	}
+}

@@ -483,20 +483,16 @@ func procMem(p *proctest.Proc) (int64, int64) {
 
 // metric reads one unlabelled sample of base's /metrics (0 when absent).
 func metric(ctx context.Context, base, name string) float64 {
-	req, _ := http.NewRequestWithContext(ctx, "GET", base+"/metrics", nil)
-	res, err := hc.Do(req)
-	if err != nil {
-		return 0
-	}
-	defer res.Body.Close()
-	sc := bufio.NewScanner(res.Body)
-	for sc.Scan() {
-		if f := strings.Fields(sc.Text()); len(f) == 2 && f[0] == name {
-			v, _ := strconv.ParseFloat(f[1], 64)
-			return v
+	return fromMetrics(ctx, base, func(r io.Reader) float64 {
+		sc := bufio.NewScanner(r)
+		for sc.Scan() {
+			if f := strings.Fields(sc.Text()); len(f) == 2 && f[0] == name {
+				v, _ := strconv.ParseFloat(f[1], 64)
+				return v
+			}
 		}
-	}
-	return 0
+		return 0
+	})
 }
 
 func stream(ctx context.Context, bin, tmp string, n int, perfFile string) error {

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
@@ -549,7 +548,7 @@ func pgSessions(ctx context.Context, bin, pgURL, redisURL, lockFile, perfFile st
 						return fmt.Errorf("perf: %w", err)
 					}
 				}
-				ops0 := storeOps(ctx, x.p.base)
+				ops0 := storeCalls(ctx, x.p.base)
 				u0, k0 := cpuTimes(x.p.proc.Pid())
 				pgc0, me0 := commCPU("postgres"), selfCPU()
 				l := latchbench.ClosedLoopHeaders(ctx, "GET", url, header(x), workers, d)
@@ -561,7 +560,7 @@ func pgSessions(ctx context.Context, bin, pgURL, redisURL, lockFile, perfFile st
 				}
 				r1, pg1 := readRedis(ctx, rdb), readPG(ctx, pgURL, x.p.name)
 				ops := map[string]float64{}
-				for k, v := range storeOps(ctx, x.p.base) {
+				for k, v := range storeCalls(ctx, x.p.base) {
 					if d := (v - ops0[k]) / float64(max(l.Requests, 1)); d > 0 {
 						ops[k] = d
 					}
@@ -666,42 +665,6 @@ func pgSessions(ctx context.Context, bin, pgURL, redisURL, lockFile, perfFile st
 	fmt.Printf("fill: %d sessions in %v (%.0f/s, %d at once); database %.0f MiB; Redis used_memory %.0f MiB with both sets\n",
 		large, deps[1].fillFor.Round(time.Second), float64(large)/deps[1].fillFor.Seconds(), fillers, last.pg.size/(1<<20), mem0/(1<<20))
 	return nil
-}
-
-// storeOps reads latch's count of store calls from base's /metrics, by
-// "store method" (latch_store_operation_seconds_count).
-func storeOps(ctx context.Context, base string) map[string]float64 {
-	ops := map[string]float64{}
-	req, _ := http.NewRequestWithContext(ctx, "GET", base+"/metrics", nil)
-	res, err := hc.Do(req)
-	if err != nil {
-		return ops
-	}
-	defer res.Body.Close()
-	sc := bufio.NewScanner(res.Body)
-	for sc.Scan() {
-		line := sc.Text()
-		if !strings.HasPrefix(line, "latch_store_operation_seconds_count{") {
-			continue
-		}
-		labels, value, ok := strings.Cut(strings.TrimPrefix(line, "latch_store_operation_seconds_count{"), "} ")
-		v, err := strconv.ParseFloat(value, 64)
-		if !ok || err != nil {
-			continue
-		}
-		var store, method string
-		for _, kv := range strings.Split(labels, ",") {
-			k, val, _ := strings.Cut(kv, "=")
-			switch val = strings.Trim(val, `"`); k {
-			case "store":
-				store = val
-			case "method":
-				method = val
-			}
-		}
-		ops[store+" "+method] += v
-	}
-	return ops
 }
 
 // commCPU is the CPU time, in seconds, of every process named comm (all of

@@ -2,8 +2,10 @@ package main
 
 import (
 	"context"
+	"io"
 	"net/http"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/latch-dev/latch/bench/latchbench"
@@ -65,16 +67,28 @@ func (p *stallProbe) end() probeResult {
 	return r
 }
 
-// whoamiTiming reads latch's histogram of whoami durations from base's
-// /metrics (empty when it cannot).
-func whoamiTiming(ctx context.Context, base string) latchbench.Histogram {
+// fromMetrics parses base's /metrics with parse (what it makes of nothing
+// when /metrics cannot be read).
+func fromMetrics[T any](ctx context.Context, base string, parse func(io.Reader) T) T {
 	req, _ := http.NewRequestWithContext(ctx, "GET", base+"/metrics", nil)
 	res, err := hc.Do(req)
 	if err != nil {
-		return latchbench.Histogram{}
+		return parse(strings.NewReader(""))
 	}
 	defer res.Body.Close()
-	return latchbench.WhoamiTiming(res.Body)
+	return parse(res.Body)
+}
+
+// whoamiTiming reads latch's histogram of whoami durations from base's
+// /metrics (empty when it cannot).
+func whoamiTiming(ctx context.Context, base string) latchbench.Histogram {
+	return fromMetrics(ctx, base, latchbench.WhoamiTiming)
+}
+
+// storeCalls reads latch's count of store calls by "store method" from
+// base's /metrics (empty when it cannot).
+func storeCalls(ctx context.Context, base string) map[string]float64 {
+	return fromMetrics(ctx, base, latchbench.StoreCalls)
 }
 
 // ms is d in milliseconds.
