@@ -42,11 +42,13 @@
 //	    subscriber; then the same subscribers on the bare fan-out of
 //	    bench/hello -stream, one event sent: what the machine costs.
 //	    RLIMIT_NOFILE is raised to its hard limit first.
-//	go run ./bench/scalerows latency [-rounds 2] [-d 5s]
+//	go run ./bench/scalerows latency [-rounds 2] [-d 5s] [-pin]
 //	    whoami by session cookie, and the bare net/http server of
 //	    bench/hello with the same header, side by side in alternating
 //	    rounds: the closed-loop maximum, then open-loop at 50 % and 90 % of
 //	    it; the bare server's latency is what the machine itself adds.
+//	    With -pin each server runs on CPU 0 and the load generator on
+//	    CPU 1, one Go processor each.
 //
 // All build ./cmd/latch unless -latch is given, and work in a temporary
 // directory they remove.
@@ -96,7 +98,7 @@ func main() {
 	small := fs.Int("small", 1000, "sessions, pgsessions: live sessions in the small database")
 	rounds := fs.Int("rounds", 2, "sessions, pgsessions, logins, latency: alternating rounds")
 	d := fs.Duration("d", 0, "sessions, latency: length of each whoami load (default 5s); logins: of each measured window (default 20s)")
-	workers := fs.Int("workers", 32, "sessions, pgsessions, latency: closed-loop concurrency")
+	workers := fs.Int("workers", 32, "sessions, pgsessions: closed-loop concurrency")
 	clients := fs.Int("clients", 1000, "logins: clients logging in at once")
 	warm := fs.Duration("warm", 5*time.Second, "logins: warm-up before each measured window")
 	allCores := fs.Bool("allcores", true, "logins: also the bare rate on every core and latch with a hasher slot per core")
@@ -106,6 +108,8 @@ func main() {
 	hot := fs.Bool("hot", true, "pgsessions: also the large set drawn from as few sessions as the small set holds (the size alone)")
 	fillers := fs.Int("fillers", 8, "pgsessions: sessions written at once while filling")
 	subscribers := fs.Int("subscribers", 10_000, "stream: subscribed verifiers")
+	conns := fs.Int("conns", 64, "latency: connections to each server")
+	pin := fs.Bool("pin", false, "latency: each server on CPU 0 with GOMAXPROCS=1 (taskset), the load generator on CPU 1 with GOMAXPROCS=1, as bench/wrk.sh pins them")
 	perfFile := fs.String("perf", "", "stream, logins, pgsessions: record latch with `perf record -g` into FILE (around the logout; during the first default round; FILE.N for each set's first round)")
 	_ = fs.Parse(os.Args[2:])
 	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -145,7 +149,7 @@ func main() {
 	case "stream":
 		err = stream(ctx, *latchBin, tmp, *subscribers, *perfFile)
 	case "latency":
-		err = latency(ctx, *latchBin, tmp, *rounds, *workers, *d)
+		err = latency(ctx, *latchBin, tmp, *rounds, *conns, *d, *pin)
 	case "logins":
 		if *d == 0 {
 			*d = 20 * time.Second
@@ -754,17 +758,29 @@ func jwtClaim(tok, name string) (string, error) {
 	return v, nil
 }
 
-func latency(ctx context.Context, bin, tmp string, rounds, workers int, d time.Duration) error {
+func latency(ctx context.Context, bin, tmp string, rounds, conns int, d time.Duration, pin bool) error {
 	bins, err := proctest.Build(moduleRoot(), tmp, "./bench/hello")
 	if err != nil {
 		return err
 	}
-	l, err := proctest.Launch(ctx, "latch", bin, serveArgs(filepath.Join(tmp, "latency.db"), "127.0.0.1:0")...)
+	launch := func(name, bin string, args ...string) (*proctest.Proc, error) {
+		if pin {
+			args = append([]string{"-c", "0", "/usr/bin/env", "GOMAXPROCS=1", bin}, args...)
+			bin = "/usr/bin/taskset"
+		}
+		return proctest.Launch(ctx, name, bin, args...)
+	}
+	if pin {
+		if err := pinSelf(1); err != nil {
+			return err
+		}
+	}
+	l, err := launch("latch", bin, serveArgs(filepath.Join(tmp, "latency.db"), "127.0.0.1:0")...)
 	if err != nil {
 		return err
 	}
 	defer stop(l)
-	h, err := proctest.Launch(ctx, "hello", bins["./bench/hello"], "-addr", "127.0.0.1:0")
+	h, err := launch("hello", bins["./bench/hello"], "-addr", "127.0.0.1:0")
 	if err != nil {
 		return err
 	}
@@ -774,36 +790,64 @@ func latency(ctx context.Context, bin, tmp string, rounds, workers int, d time.D
 		return err
 	}
 	hdr := http.Header{"Cookie": {cookie}}
-	servers := []struct{ name, url, base string }{
-		{"bare net/http (bench/hello)", "http://" + h.Addr + "/v1/whoami", ""},
-		{"latch whoami, session", "http://" + l.Addr + "/v1/whoami", "http://" + l.Addr},
+	type server struct {
+		name, base string // base: latch's, whose /metrics times each request
+		proc       *proctest.Proc
+		target     *fastTarget
+	}
+	servers := []server{
+		{name: "bare net/http (bench/hello)", proc: h},
+		{name: "latch whoami, session", base: "http://" + l.Addr, proc: l},
+	}
+	for i := range servers {
+		if servers[i].target, err = newFastTarget("http://"+servers[i].proc.Addr+"/v1/whoami", hdr, conns); err != nil {
+			return err
+		}
 	}
 	type phase struct {
-		load   latchbench.Load
-		probe  probeResult
-		slow   float64 // requests the server took over 10 ms to answer (latch only: its histogram)
-		slower float64 // over 2.5 ms
-		served float64
+		load           fastLoad
+		probe          probeResult // zero when pinned
+		genCPU, srvCPU float64     // the load generator's and the server's CPU over the phase's wall time (1 = a core)
+		slow           float64     // requests the server took over 10 ms to answer (latch only: its histogram)
+		slower         float64     // over 2.5 ms
+		served         float64
 	}
-	type rowT struct {
-		closed     latchbench.Load
-		half, most phase
-	}
+	type rowT struct{ closed, half, most phase }
 	res := map[string][]rowT{}
-	// open runs one open-loop phase with the probe running and, for latch,
+	// measure runs one phase (closed-loop when rate is 0) with, for latch,
 	// its own request-duration histogram read around it: a slow request
 	// that latch timed as slow was slow inside latch; one it timed as fast
-	// was slow outside it (kernel queues, the load generator).
-	open := func(url, base string, rate float64) phase {
+	// was slow outside it (kernel queues, the load generator). Unpinned,
+	// the probe runs beside the load generator to show its late wake-ups;
+	// pinned, the generator has a core of its own and the probe is left
+	// out (its 1,000 wake-ups a second on the generator's one Go processor
+	// add to what it measures). Both processes' CPU tell which of them was
+	// the bound.
+	measure := func(sv server, rate float64) phase {
 		var h0 latchbench.Histogram
-		if base != "" {
-			h0 = whoamiTiming(ctx, base)
+		if sv.base != "" {
+			h0 = whoamiTiming(ctx, sv.base)
 		}
-		pr := startProbe()
-		l := latchbench.OpenLoop(ctx, "GET", url, hdr, rate, d)
-		ph := phase{load: l, probe: pr.end()}
-		if base != "" {
-			h1 := whoamiTiming(ctx, base)
+		var pr *stallProbe
+		if !pin && rate > 0 {
+			pr = startProbe()
+		}
+		u0, k0 := cpuTimes(sv.proc.Pid())
+		c0, t0 := selfCPU(), time.Now()
+		var ph phase
+		if rate > 0 {
+			ph.load = sv.target.open(ctx, rate, d)
+		} else {
+			ph.load = sv.target.closed(ctx, d)
+		}
+		el := time.Since(t0).Seconds()
+		u1, k1 := cpuTimes(sv.proc.Pid())
+		ph.genCPU, ph.srvCPU = (selfCPU()-c0)/el, (u1+k1-u0-k0)/el
+		if pr != nil {
+			ph.probe = pr.end()
+		}
+		if sv.base != "" {
+			h1 := whoamiTiming(ctx, sv.base)
 			ph.slow, ph.served = h0.Over(h1, 0.01)
 			ph.slower, _ = h0.Over(h1, 0.0025)
 		}
@@ -816,27 +860,35 @@ func latency(ctx context.Context, bin, tmp string, rounds, workers int, d time.D
 		}
 		for _, i := range order {
 			sv := servers[i]
-			_ = latchbench.ClosedLoop(ctx, "GET", sv.url, hdr, workers, time.Second)
-			c := latchbench.ClosedLoop(ctx, "GET", sv.url, hdr, workers, d)
-			half := open(sv.url, sv.base, c.PerSec*0.5)
-			most := open(sv.url, sv.base, c.PerSec*0.9)
-			fmt.Fprintf(os.Stderr, "scalerows: round %d, %s: max %.0f/s; 50 %%: p99 %.2f ms (client wake-ups late p99 %.2f ms, max %.2f ms); 90 %%: p99 %.2f ms\n",
-				r+1, sv.name, c.PerSec, half.load.P99, ms(half.probe.p99), ms(half.probe.max), most.load.P99)
+			_ = sv.target.closed(ctx, time.Second)
+			c := measure(sv, 0)
+			half := measure(sv, c.load.PerSec*0.5)
+			most := measure(sv, c.load.PerSec*0.9)
+			fmt.Fprintf(os.Stderr, "scalerows: round %d, %s: max %.0f/s (CPU: generator %.0f %%, server %.0f %%); 50 %%: p99 %.2f ms (CPU: generator %.0f %%, server %.0f %%); 90 %%: p99 %.2f ms\n",
+				r+1, sv.name, c.load.PerSec, c.genCPU*100, c.srvCPU*100, half.load.P99, half.genCPU*100, half.srvCPU*100, most.load.P99)
 			res[sv.name] = append(res[sv.name], rowT{c, half, most})
 		}
 	}
-	fmt.Printf("whoami latency open-loop at 50 %% and 90 %% of the closed-loop maximum (%d workers), %v rows, %d alternating rounds:\n\n", workers, d, rounds)
-	fmt.Println("| server | round | closed-loop max req/s | 50 %: sent/s | p50 ms | p99 ms | p99.9 ms | client wake-ups late: p99 / max ms, total over 2 ms | latch's own timing: over 10 ms / over 2.5 ms, of | 90 %: sent/s | p50 ms | p99 ms | p99.9 ms |")
-	fmt.Println("|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|")
+	where := "every process on both cores"
+	if pin {
+		where = "each server on CPU 0 with GOMAXPROCS=1, the load generator on CPU 1 with GOMAXPROCS=1"
+	}
+	fmt.Printf("whoami latency open-loop at 50 %% and 90 %% of the closed-loop maximum (%d connections; fasthttp's client, each request timed from when it was due), %v rows, %d alternating rounds; %s:\n\n", conns, d, rounds, where)
+	fmt.Println("| server | round | closed-loop max req/s | CPU %: generator / server | 50 %: sent/s | p50 ms | p99 ms | p99.9 ms | CPU %: generator / server | client wake-ups late: p99 / max ms, total over 2 ms | latch's own timing: over 10 ms / over 2.5 ms, of | 90 %: sent/s | p50 ms | p99 ms | p99.9 ms |")
+	fmt.Println("|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|")
 	for _, sv := range servers {
 		for i, x := range res[sv.name] {
 			own := "—"
 			if sv.base != "" {
 				own = fmt.Sprintf("%.0f / %.0f of %.0f", x.half.slow, x.half.slower, x.half.served)
 			}
-			fmt.Printf("| %s | %d | %.0f | %.0f | %.2f | %.2f | %.2f | %.2f / %.2f, %.0f | %s | %.0f | %.2f | %.2f | %.2f |\n", sv.name, i+1, x.closed.PerSec,
-				x.half.load.PerSec, x.half.load.P50, x.half.load.P99, x.half.load.P999,
-				ms(x.half.probe.p99), ms(x.half.probe.max), ms(x.half.probe.over2ms), own,
+			late := "—"
+			if !pin {
+				late = fmt.Sprintf("%.2f / %.2f, %.0f", ms(x.half.probe.p99), ms(x.half.probe.max), ms(x.half.probe.over2ms))
+			}
+			fmt.Printf("| %s | %d | %.0f | %.0f / %.0f | %.0f | %.2f | %.2f | %.2f | %.0f / %.0f | %s | %s | %.0f | %.2f | %.2f | %.2f |\n", sv.name, i+1,
+				x.closed.load.PerSec, x.closed.genCPU*100, x.closed.srvCPU*100,
+				x.half.load.PerSec, x.half.load.P50, x.half.load.P99, x.half.load.P999, x.half.genCPU*100, x.half.srvCPU*100, late, own,
 				x.most.load.PerSec, x.most.load.P50, x.most.load.P99, x.most.load.P999)
 		}
 	}
