@@ -31,8 +31,8 @@ func scanSession(row pgx.Row) (*latch.Session, error) {
 // statement, so both or neither are stored.
 func (db *DB) CreateSession(ctx context.Context, s *latch.Session) error {
 	_, err := db.exec(ctx, "create session", `WITH s AS (
-			INSERT INTO sessions (`+sessionColumns+`)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
+			INSERT INTO sessions (`+sessionColumns+`, purge_after)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, LEAST($11::timestamptz, $12::timestamptz))
 			RETURNING id, prev_hash
 		)
 		INSERT INTO refresh_spent (hash, session_id) SELECT prev_hash, id FROM s WHERE length(prev_hash) > 0`,
@@ -124,7 +124,7 @@ func (db *DB) ReplaceSessionToken(ctx context.Context, id string, tokenHash, csr
 const rotateCurrent = `WITH rotated AS (
 		UPDATE sessions
 		SET token_hash = $2, prev_hash = token_hash, rotated_at = $3, grace_used = false,
-			last_seen_at = $3, idle_expires_at = LEAST($4, expires_at)
+			last_seen_at = $3, idle_expires_at = LEAST($4, expires_at), purge_after = LEAST(purge_after, $4)
 		WHERE token_hash = $1 AND kind = 'token' AND idle_expires_at > $3 AND expires_at > $3
 		RETURNING ` + sessionColumns + `
 	), spent AS (
@@ -140,7 +140,7 @@ const rotateCurrent = `WITH rotated AS (
 const rotateLocked = `WITH rotated AS (
 		UPDATE sessions
 		SET token_hash = $3, prev_hash = $4, grace_used = $5, rotated_at = $6,
-			last_seen_at = $7, idle_expires_at = $8
+			last_seen_at = $7, idle_expires_at = $8, purge_after = LEAST(purge_after, $8)
 		WHERE id = $1 AND token_hash = $2
 		RETURNING ` + sessionColumns + `
 	), spent AS (
@@ -211,23 +211,61 @@ func (db *DB) DeleteSession(ctx context.Context, id string) error {
 	return db.one(ctx, "delete session", `DELETE FROM sessions WHERE id = $1`, id)
 }
 
-// DeleteExpiredSessions implements latch.SessionStore. Rows another
-// transaction holds are skipped, not waited for: two instances purging at
-// once share the work, and what is skipped goes next time.
+// purgeSessions takes up to $2 rows whose purge_after has come ($1), skipping
+// rows another transaction holds, deletes those dead at $1 and moves the
+// others' purge_after to their deadline, and returns how many it took and
+// how many it deleted. purge_after stays at or before the earlier of a
+// row's two deadlines: a slide only moves the idle deadline later, and the
+// statements that may set it earlier (a rotation under a shorter refresh TTL)
+// lower purge_after with it.
+const purgeSessions = `WITH due AS (
+		SELECT id, idle_expires_at <= $1 OR expires_at <= $1 AS dead
+		FROM sessions WHERE purge_after <= $1
+		LIMIT $2 FOR UPDATE SKIP LOCKED
+	), deleted AS (
+		DELETE FROM sessions s USING due WHERE s.id = due.id AND due.dead
+		RETURNING 1
+	), rearmed AS (
+		UPDATE sessions s SET purge_after = LEAST(s.idle_expires_at, s.expires_at)
+		FROM due WHERE s.id = due.id AND NOT due.dead
+	)
+	SELECT (SELECT count(*) FROM due), (SELECT count(*) FROM deleted)`
+
+// DeleteExpiredSessions implements latch.SessionStore, in batches of
+// purgeSessions. Rows another transaction holds are skipped, not waited
+// for: two instances purging at once share the work, and what is skipped
+// goes next time. A session in use is taken once per idle timeout, to have
+// its purge_after moved, instead of on every slide.
 func (db *DB) DeleteExpiredSessions(ctx context.Context, now time.Time) (int, error) {
-	return db.deleteBatched(ctx, "delete expired sessions", `DELETE FROM sessions WHERE id IN (
-		SELECT id FROM sessions WHERE idle_expires_at <= $1 OR expires_at <= $1 LIMIT $2 FOR UPDATE SKIP LOCKED)`, now)
+	const op = "delete expired sessions"
+	total := 0
+	for {
+		var due, deleted int
+		octx, cancel := db.op(ctx)
+		err := db.pool.QueryRow(octx, purgeSessions, now, deleteBatch).Scan(&due, &deleted)
+		cancel()
+		if err != nil {
+			return total, db.fail(ctx, op, err)
+		}
+		total += deleted
+		if due < deleteBatch {
+			return total, nil
+		}
+	}
 }
 
 // CountLiveSessions implements latch.SessionCounter, for the active
-// sessions gauge. It reads the index of idle deadlines from now on; on a
-// very large table it may take longer than the operation timeout, and then
-// fails as unavailable rather than hold up the scrape.
+// sessions gauge. A row whose purge_after is after now is live (it is at or
+// before both deadlines); of the others, the few the purge has not yet
+// taken, the deadlines decide. It reads the purge_after index; on a very
+// large table it may take longer than the operation timeout, and then fails
+// as unavailable rather than hold up the scrape.
 func (db *DB) CountLiveSessions(ctx context.Context, now time.Time) (int, error) {
 	octx, cancel := db.op(ctx)
 	defer cancel()
 	var n int
-	err := db.pool.QueryRow(octx, `SELECT count(*) FROM sessions WHERE idle_expires_at > $1 AND expires_at > $1`, now).Scan(&n)
+	err := db.pool.QueryRow(octx, `SELECT (SELECT count(*) FROM sessions WHERE purge_after > $1)
+		+ (SELECT count(*) FROM sessions WHERE purge_after <= $1 AND idle_expires_at > $1 AND expires_at > $1)`, now).Scan(&n)
 	if err != nil {
 		return 0, db.fail(ctx, "count sessions", err)
 	}
