@@ -399,10 +399,16 @@ func readRedis(ctx context.Context, rdb *goredis.Client) redisCounters {
 	return c
 }
 
-// pgCounters are one database's counters of pg_stat_database.
-type pgCounters struct{ commits, updated, fetched, blksRead, blksHit, size float64 }
+// pgCounters are one database's counters of pg_stat_database, its
+// sessions table's updates (pg_stat_user_tables: all, and those written as
+// HOT updates, without new index entries), and the server's WAL
+// (pg_stat_wal: bytes, full-page images).
+type pgCounters struct {
+	commits, updated, fetched, blksRead, blksHit, size float64
+	sessUpd, sessHot, walBytes, walFPI                 float64
+}
 
-func readPG(ctx context.Context, pgURL, name string) pgCounters {
+func readPG(ctx context.Context, pgURL, dbURL, name string) pgCounters {
 	var c pgCounters
 	conn, err := pgx.Connect(ctx, pgURL)
 	if err != nil {
@@ -411,6 +417,13 @@ func readPG(ctx context.Context, pgURL, name string) pgCounters {
 	defer conn.Close(context.Background())
 	_ = conn.QueryRow(ctx, `SELECT xact_commit, tup_updated, tup_fetched, blks_read, blks_hit, pg_database_size(datname)
 		FROM pg_stat_database WHERE datname = $1`, name).Scan(&c.commits, &c.updated, &c.fetched, &c.blksRead, &c.blksHit, &c.size)
+	_ = conn.QueryRow(ctx, `SELECT wal_bytes, wal_fpi FROM pg_stat_wal`).Scan(&c.walBytes, &c.walFPI)
+	db, err := pgx.Connect(ctx, dbURL)
+	if err != nil {
+		return c
+	}
+	defer db.Close(context.Background())
+	_ = db.QueryRow(ctx, `SELECT n_tup_upd, n_tup_hot_upd FROM pg_stat_user_tables WHERE relname = 'sessions'`).Scan(&c.sessUpd, &c.sessHot)
 	return c
 }
 
@@ -482,7 +495,7 @@ func pgSessions(ctx context.Context, bin, pgURL, redisURL, lockFile, perfFile st
 		if err := fillPG(ctx, p, redisURL, fillers); err != nil {
 			return err
 		}
-		pc := readPG(ctx, pgURL, p.name)
+		pc := readPG(ctx, pgURL, p.url, p.name)
 		fmt.Fprintf(os.Stderr, "scalerows: %s: %d sessions in %v (%.0f/s); database %.0f MiB\n",
 			p.name, p.n, p.fillFor.Round(time.Millisecond), float64(p.n)/p.fillFor.Seconds(), pc.size/(1<<20))
 	}
@@ -540,7 +553,7 @@ func pgSessions(ctx context.Context, bin, pgURL, redisURL, lockFile, perfFile st
 				if l := latchbench.ClosedLoopHeaders(ctx, "GET", url, header(x), workers, time.Second); l.Success < 0.999 { // warm up
 					return fmt.Errorf("%s: whoami warm-up: %.1f %% ok (%v)", x.p.name, l.Success*100, l.Errors)
 				}
-				r0, pg0 := readRedis(ctx, rdb), readPG(ctx, pgURL, x.p.name)
+				r0, pg0 := readRedis(ctx, rdb), readPG(ctx, pgURL, x.p.url, x.p.name)
 				var perf *exec.Cmd
 				if perfFile != "" && round == 0 {
 					perf = exec.Command("perf", "record", "-F", "999", "-g", "-p", strconv.Itoa(x.p.proc.Pid()), "-o", fmt.Sprintf("%s.%d", perfFile, i))
@@ -558,7 +571,7 @@ func pgSessions(ctx context.Context, bin, pgURL, redisURL, lockFile, perfFile st
 					_ = perf.Process.Signal(os.Interrupt)
 					_ = perf.Wait()
 				}
-				r1, pg1 := readRedis(ctx, rdb), readPG(ctx, pgURL, x.p.name)
+				r1, pg1 := readRedis(ctx, rdb), readPG(ctx, pgURL, x.p.url, x.p.name)
 				ops := map[string]float64{}
 				for k, v := range storeCalls(ctx, x.p.base) {
 					if d := (v - ops0[k]) / float64(max(l.Requests, 1)); d > 0 {
@@ -569,7 +582,8 @@ func pgSessions(ctx context.Context, bin, pgURL, redisURL, lockFile, perfFile st
 					redisCPU: r1["used_cpu_user"] + r1["used_cpu_sys"] - r0["used_cpu_user"] - r0["used_cpu_sys"],
 					hits:     r1["keyspace_hits"] - r0["keyspace_hits"], miss: r1["keyspace_misses"] - r0["keyspace_misses"],
 					pg: pgCounters{commits: pg1.commits - pg0.commits, updated: pg1.updated - pg0.updated, fetched: pg1.fetched - pg0.fetched,
-						blksRead: pg1.blksRead - pg0.blksRead, blksHit: pg1.blksHit - pg0.blksHit, size: pg1.size},
+						blksRead: pg1.blksRead - pg0.blksRead, blksHit: pg1.blksHit - pg0.blksHit, size: pg1.size,
+						sessUpd: pg1.sessUpd - pg0.sessUpd, sessHot: pg1.sessHot - pg0.sessHot, walBytes: pg1.walBytes - pg0.walBytes, walFPI: pg1.walFPI - pg0.walFPI},
 					redisMem: r1["used_memory"]}
 				for k, v := range r1 {
 					if strings.HasPrefix(k, "cmdstat_") && v > r0[k] {
@@ -609,11 +623,11 @@ func pgSessions(ctx context.Context, bin, pgURL, redisURL, lockFile, perfFile st
 
 	fmt.Printf("whoami by session cookie, PostgreSQL + Redis, a session drawn at random from %d vs %d live sessions for each request (%d alternating rounds, %v closed-loop at %d workers each, after 1 s of warm-up; one latch per database, the same through the rounds):\n\n",
 		large, small, rounds, d, workers)
-	fmt.Println("| live sessions | req/s per round | p50 ms | p99 ms | latch CPU µs per request | Redis calls per request | Redis CPU µs per request | PostgreSQL commits per request (rows updated) | PostgreSQL CPU µs per request | load generator CPU µs per request | latch RSS after the load, MiB (peak) |")
-	fmt.Println("|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|")
+	fmt.Println("| live sessions | req/s per round | p50 ms | p99 ms | latch CPU µs per request | Redis calls per request | Redis CPU µs per request | PostgreSQL commits per request (rows updated) | sessions updated as HOT; WAL KB (full pages) per request | PostgreSQL CPU µs per request | load generator CPU µs per request | latch RSS after the load, MiB (peak) |")
+	fmt.Println("|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|")
 	med := make([]float64, len(rows))
 	for i, x := range rows {
-		var rps, p50, p99, cpu, calls, rcpu, pgw, pgcpu, gen, rss []string
+		var rps, p50, p99, cpu, calls, rcpu, pgw, hot, pgcpu, gen, rss []string
 		var v []float64
 		for _, s := range res[i] {
 			n := float64(max(s.load.Requests, 1))
@@ -630,6 +644,7 @@ func pgSessions(ctx context.Context, bin, pgURL, redisURL, lockFile, perfFile st
 			calls = append(calls, strings.Join(cs, ", "))
 			rcpu = append(rcpu, fmt.Sprintf("%.0f", s.redisCPU/n*1e6))
 			pgw = append(pgw, fmt.Sprintf("%.2f (%.2f)", s.pg.commits/n, s.pg.updated/n))
+			hot = append(hot, fmt.Sprintf("%.0f %%; %.1f (%.2f)", s.pg.sessHot/max(s.pg.sessUpd, 1)*100, s.pg.walBytes/n/1024, s.pg.walFPI/n))
 			pgcpu = append(pgcpu, fmt.Sprintf("%.0f", s.pgCPU/n*1e6))
 			gen = append(gen, fmt.Sprintf("%.0f", s.selfCPU/n*1e6))
 			rss = append(rss, fmt.Sprintf("%.1f (%.1f)", float64(s.rss)/1024, float64(s.hwm)/1024))
@@ -638,7 +653,7 @@ func pgSessions(ctx context.Context, bin, pgURL, redisURL, lockFile, perfFile st
 		slices.Sort(v)
 		med[i] = (v[(len(v)-1)/2] + v[len(v)/2]) / 2
 		j := func(s []string) string { return strings.Join(s, " / ") }
-		fmt.Printf("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", x.label, j(rps), j(p50), j(p99), j(cpu), j(calls), j(rcpu), j(pgw), j(pgcpu), j(gen), j(rss))
+		fmt.Printf("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", x.label, j(rps), j(p50), j(p99), j(cpu), j(calls), j(rcpu), j(pgw), j(hot), j(pgcpu), j(gen), j(rss))
 	}
 	fmt.Println("\nlatch's store calls per request (its /metrics, latch_store_operation_seconds_count by store and method; 0.005 and more):")
 	fmt.Println()
