@@ -47,8 +47,9 @@
 //	    bench/hello with the same header, side by side in alternating
 //	    rounds: the closed-loop maximum, then open-loop at 50 % and 90 % of
 //	    it; the bare server's latency is what the machine itself adds.
-//	    With -pin each server runs on CPU 0 and the load generator on
-//	    CPU 1, one Go processor each.
+//	    The load is fasthttp's client (fastload.go): each open-loop
+//	    request is timed from when it was due. With -pin each server runs
+//	    on CPU 0 and the load generator on CPU 1, one Go processor each.
 //
 // All build ./cmd/latch unless -latch is given, and work in a temporary
 // directory they remove.
@@ -819,10 +820,9 @@ func latency(ctx context.Context, bin, tmp string, rounds, conns int, d time.Dur
 	// that latch timed as slow was slow inside latch; one it timed as fast
 	// was slow outside it (kernel queues, the load generator). Unpinned,
 	// the probe runs beside the load generator to show its late wake-ups;
-	// pinned, the generator has a core of its own and the probe is left
-	// out (its 1,000 wake-ups a second on the generator's one Go processor
-	// add to what it measures). Both processes' CPU tell which of them was
-	// the bound.
+	// pinned, the generator has a core of its own, and the probe is left
+	// out: its 1,000 wake-ups a second would share the generator's one Go
+	// processor. Both processes' CPU tell which of them was the bound.
 	measure := func(sv server, rate float64) phase {
 		var h0 latchbench.Histogram
 		if sv.base != "" {
