@@ -26,7 +26,6 @@ import (
 
 // fastLoad is what one load phase measured.
 type fastLoad struct {
-	Rate           float64 // requests a second asked for; 0 for closed-loop
 	PerSec         float64 // answered a second
 	Requests, Fail int     // answered, and of them not 200 or not answered
 	P50, P99, P999 float64 // latency, ms
@@ -61,12 +60,9 @@ func newFastTarget(rawURL string, hdr http.Header, conns int) (*fastTarget, erro
 	}, nil
 }
 
-// do sends the request once; false when it failed or was not a 200.
-func (t *fastTarget) do(resp *fasthttp.Response) bool {
-	req := fasthttp.AcquireRequest()
-	t.req.CopyTo(req)
+// do sends req once; false when it failed or was not a 200.
+func (t *fastTarget) do(req *fasthttp.Request, resp *fasthttp.Response) bool {
 	err := t.client.Do(req, resp)
-	fasthttp.ReleaseRequest(req)
 	return err == nil && resp.StatusCode() == http.StatusOK
 }
 
@@ -103,8 +99,12 @@ func (t *fastTarget) run(ctx context.Context, d time.Duration, rate float64) fas
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			resp := fasthttp.AcquireResponse()
+			// Each connection's goroutine sends its own copy of the
+			// request, made once: Do may write to the request it is given.
+			req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
+			defer fasthttp.ReleaseRequest(req)
 			defer fasthttp.ReleaseResponse(resp)
+			t.req.CopyTo(req)
 			mine := make([]time.Duration, 0, 4096)
 			bad := 0
 			for {
@@ -120,7 +120,7 @@ func (t *fastTarget) run(ctx context.Context, d time.Duration, rate float64) fas
 					}
 					at = time.Now()
 				}
-				if !t.do(resp) {
+				if !t.do(req, resp) {
 					bad++
 				}
 				mine = append(mine, time.Since(at))
@@ -153,7 +153,7 @@ func (t *fastTarget) run(ctx context.Context, d time.Duration, rate float64) fas
 	wg.Wait()
 	el := time.Since(start)
 	slices.Sort(lats)
-	l := fastLoad{Rate: rate, Requests: len(lats), Fail: fail, PerSec: float64(len(lats)) / el.Seconds()}
+	l := fastLoad{Requests: len(lats), Fail: fail, PerSec: float64(len(lats)) / el.Seconds()}
 	if n := len(lats); n > 0 {
 		q := func(p float64) float64 { return ms(lats[min(int(float64(n)*p), n-1)]) }
 		l.P50, l.P99, l.P999 = q(0.5), q(0.99), q(0.999)
