@@ -58,6 +58,7 @@ type Server struct {
 
 	once     sync.Once
 	cookies  cookieNames
+	frames   frameCache // the revocation stream's latest events, encoded
 	inflight atomic.Int64
 	// Recycled per-request objects: a statusRecorder (reused only after its
 	// handler returned; a panicking request's is dropped) and the whoami

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/latch-dev/latch"
@@ -42,11 +43,21 @@ func (s *Server) revocations(w http.ResponseWriter, r *http.Request) {
 			return nil
 		}
 		last = rev.Seq
-		_, err := fmt.Fprintf(w, "id: %d\nevent: revoke\ndata: %s\n\n", rev.Seq, eventData(rev))
+		_, err := w.Write(s.frames.frame(rev))
 		return err
 	}
+	// A follower that stops reading is cut off once a write has waited
+	// writeGrace or more (up to twice that). The deadline moves only when
+	// less than writeGrace is left, not at every flush: moving a
+	// connection's deadline re-arms a runtime timer, 6 % of the CPU of a
+	// fan-out to 10,000 followers when done at each (BENCHMARKS.md).
+	const writeGrace = keepAlive + 5*time.Second
+	var deadline time.Time
 	flush := func() error {
-		_ = rc.SetWriteDeadline(time.Now().Add(keepAlive + 5*time.Second))
+		if now := time.Now(); deadline.Sub(now) < writeGrace {
+			deadline = now.Add(2 * writeGrace)
+			_ = rc.SetWriteDeadline(deadline)
+		}
 		return rc.Flush()
 	}
 	_ = rc.SetWriteDeadline(time.Now().Add(time.Minute)) // the replay may be long
@@ -98,6 +109,33 @@ func (s *Server) revocations(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 	}
+}
+
+// frameCache holds the server-sent event frames of the latest live
+// revocations, so that one fanned out to many followers is encoded once
+// and not once for each: at 10,000 followers encoding each event for each
+// was a fifth of the fan-out's CPU (BENCHMARKS.md). A frame is found by
+// the revocation it encodes (the broadcast hands every follower the same
+// read-only entry), so a hit is the same entry's frame; a replayed entry is
+// a copy of its own and misses, which costs only its encoding.
+type frameCache struct {
+	slots [64]atomic.Pointer[eventFrame]
+}
+
+type eventFrame struct {
+	rev *latch.Revocation
+	b   []byte // read-only once stored
+}
+
+// frame returns rev's event frame: "id", "event" and "data" lines.
+func (c *frameCache) frame(rev *latch.Revocation) []byte {
+	slot := &c.slots[uint64(rev.Seq)%uint64(len(c.slots))]
+	if f := slot.Load(); f != nil && f.rev == rev {
+		return f.b
+	}
+	b := fmt.Appendf(nil, "id: %d\nevent: revoke\ndata: %s\n\n", rev.Seq, eventData(rev))
+	slot.Store(&eventFrame{rev: rev, b: b})
+	return b
 }
 
 // eventData is the JSON of one revocation event (API.md §4).
