@@ -6,13 +6,17 @@
 // -stream it is instead the bare fan-out that latch's revocation stream is
 // compared with (bench/scalerows stream): GET /v1/revocations is a
 // server-sent event stream that says ": replay done", and POST
-// /v1/logout?jti=X sends every subscriber one revoke event for X.
+// /v1/logout?jti=X sends every subscriber one revoke event for X. With
+// -stream -raw the subscriber's connection is taken from net/http once
+// subscribed and the event is written to it as it is: one write system
+// call per subscriber and nothing else, the floor of any server.
 package main
 
 import (
 	"context"
 	"flag"
 	"fmt"
+	"io"
 	"log"
 	"net"
 	"net/http"
@@ -27,6 +31,7 @@ func main() {
 	addr := flag.String("addr", "127.0.0.1:0", "listen address")
 	redisURL := flag.String("redis", "", "redis://HOST:PORT/N: do one GET per request")
 	stream := flag.Bool("stream", false, "serve the bare revocation fan-out instead")
+	raw := flag.Bool("raw", false, "with -stream: write events to each subscriber's connection itself, without net/http")
 	flag.Parse()
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
@@ -46,7 +51,7 @@ func main() {
 	}
 	fmt.Fprintf(os.Stderr, "listening addr=%s\n", ln.Addr())
 	if *stream {
-		log.Fatal(http.Serve(ln, newFanout()))
+		log.Fatal(http.Serve(ln, newFanout(*raw)))
 	}
 	log.Fatal(http.Serve(ln, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		b := body
@@ -67,13 +72,14 @@ func main() {
 // server-sent event subscribers: a goroutine per subscriber, woken through
 // its channel, writing the event and flushing it.
 type fanout struct {
+	raw  bool
 	mu   sync.Mutex
 	subs map[chan []byte]struct{}
 	seq  int
 }
 
-func newFanout() http.Handler {
-	f := &fanout{subs: map[chan []byte]struct{}{}}
+func newFanout(raw bool) http.Handler {
+	f := &fanout{raw: raw, subs: map[chan []byte]struct{}{}}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /v1/revocations", f.subscribe)
 	mux.HandleFunc("POST /v1/logout", f.send)
@@ -90,6 +96,10 @@ func (f *fanout) subscribe(w http.ResponseWriter, r *http.Request) {
 		delete(f.subs, ch)
 		f.mu.Unlock()
 	}()
+	if f.raw {
+		f.subscribeRaw(w, ch)
+		return
+	}
 	w.Header().Set("Content-Type", "text/event-stream")
 	rc := http.NewResponseController(w)
 	if _, err := w.Write([]byte(": replay done\n\n")); err != nil || rc.Flush() != nil {
@@ -101,6 +111,35 @@ func (f *fanout) subscribe(w http.ResponseWriter, r *http.Request) {
 			return
 		case ev := <-ch:
 			if _, err := w.Write(ev); err != nil || rc.Flush() != nil {
+				return
+			}
+		}
+	}
+}
+
+// subscribeRaw takes the connection from net/http and answers with a body
+// that ends when the connection does, so each event is one write.
+func (f *fanout) subscribeRaw(w http.ResponseWriter, ch chan []byte) {
+	conn, brw, err := http.NewResponseController(w).Hijack()
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
+	defer conn.Close()
+	gone := make(chan struct{})
+	go func() { // the subscriber hangs up: its read ends
+		_, _ = brw.Reader.WriteTo(io.Discard)
+		close(gone)
+	}()
+	if _, err := conn.Write([]byte("HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nConnection: close\r\n\r\n: replay done\n\n")); err != nil {
+		return
+	}
+	for {
+		select {
+		case <-gone:
+			return
+		case ev := <-ch:
+			if _, err := conn.Write(ev); err != nil {
 				return
 			}
 		}

@@ -602,36 +602,20 @@ func stream(ctx context.Context, bin, tmp string, n int, perfFile string) error 
 	subs.close()
 
 	// The same fan-out from the least a net/http server does (bench/hello
-	// -stream), to the same subscribers' code: what the machine costs.
+	// -stream), and from a server that writes each subscriber's connection
+	// itself (-raw), to the same subscribers' code: what the machine costs.
 	bins, err := proctest.Build(moduleRoot(), tmp, "./bench/hello")
 	if err != nil {
 		return err
 	}
-	h, err := proctest.Launch(ctx, "hello", bins["./bench/hello"], "-addr", "127.0.0.1:0", "-stream")
-	if err != nil {
-		return err
-	}
-	defer stop(h)
-	bareRSS0, _ := procMem(h)
-	bare, err := subscribe(ctx, "http://"+h.Addr, n, jti, func(*http.Request) {})
+	bare, err := bareFanout(ctx, bins["./bench/hello"], n, jti, "-stream")
 	if err != nil {
 		return fmt.Errorf("bare fan-out: %w", err)
 	}
-	defer bare.close()
-	time.Sleep(2 * time.Second)
-	bareRSS1, _ := procMem(h)
-	bu0, bk0 := cpuTimes(h.Pid())
-	bareSent := time.Now()
-	res, err = hc.Post("http://"+h.Addr+"/v1/logout?jti="+url.QueryEscape(jti), "", nil)
+	raw, err := bareFanout(ctx, bins["./bench/hello"], n, jti, "-stream", "-raw")
 	if err != nil {
-		return err
+		return fmt.Errorf("raw fan-out: %w", err)
 	}
-	res.Body.Close()
-	bareTook, err := bare.await(bareSent)
-	if err != nil {
-		return fmt.Errorf("bare fan-out: %w", err)
-	}
-	bu1, bk1 := cpuTimes(h.Pid())
 
 	within := 0
 	for _, d := range took {
@@ -639,19 +623,57 @@ func stream(ctx context.Context, bin, tmp string, n int, perfFile string) error 
 			within++
 		}
 	}
-	fmt.Printf("revocation stream: %d subscribers on one latch (embedded default), subscribed in %v; one bearer logout; then the same subscribers on the bare fan-out of bench/hello -stream:\n\n", n, subs.subscribed.Round(time.Millisecond))
+	fmt.Printf("revocation stream: %d subscribers on one latch (embedded default), subscribed in %v; one bearer logout; then the same subscribers on the bare fan-outs of bench/hello -stream (net/http) and -stream -raw (one write to each connection):\n\n", n, subs.subscribed.Round(time.Millisecond))
 	fmt.Println("| measure | min ms | median ms | p90 ms | max ms |")
 	fmt.Println("|---|--:|--:|--:|--:|")
 	row("**latch: logout sent → subscriber read the revocation**", took)
-	row("bare net/http fan-out: event sent → subscriber read it", bareTook)
-	fmt.Printf("\n%d of %d within 1 s; p99 %.1f ms (bare fan-out %.1f ms: %.2f×); the logout answered its 204 after %.1f ms.\n",
-		within, n, pctMs(took, 0.99), pctMs(bareTook, 0.99), pctMs(took, 0.99)/pctMs(bareTook, 0.99), float64(answered)/1e6)
-	perSub := func(secs float64) float64 { return secs * 1e6 / float64(n) }
-	fmt.Printf("Server CPU from the logout until every subscriber had read it (user + system, /proc, 10 ms ticks): latch %.1f µs per subscriber, the bare fan-out %.1f µs.\n",
-		perSub(u1-u0+k1-k0), perSub(bu1-bu0+bk1-bk0))
+	row("bare net/http fan-out: event sent → subscriber read it", bare.took)
+	row("raw writes, no net/http: event sent → subscriber read it", raw.took)
+	fmt.Printf("\n%d of %d within 1 s; p99 %.1f ms (bare fan-out %.1f ms: %.2f×; raw writes %.1f ms); the logout answered its 204 after %.1f ms.\n",
+		within, n, pctMs(took, 0.99), pctMs(bare.took, 0.99), pctMs(took, 0.99)/pctMs(bare.took, 0.99), pctMs(raw.took, 0.99), float64(answered)/1e6)
+	fmt.Printf("Server CPU from the event until every subscriber had read it (user + system, /proc, 10 ms ticks): latch %.1f µs per subscriber, the bare fan-out %.1f µs, raw writes %.1f µs.\n",
+		(u1-u0+k1-k0)*1e6/float64(n), bare.cpuPerSub, raw.cpuPerSub)
 	fmt.Printf("latch RSS %.1f MiB before the subscribers, %.1f MiB with them: **%.1f KiB per subscriber** (the bare fan-out: %.1f KiB).\n",
-		float64(rss0)/1024, float64(rss1)/1024, float64(rss1-rss0)/float64(n), float64(bareRSS1-bareRSS0)/float64(n))
+		float64(rss0)/1024, float64(rss1)/1024, float64(rss1-rss0)/float64(n), bare.rssPerSub)
 	return nil
+}
+
+// fanoutRun is one fan-out of bench/hello -stream to n subscribers.
+type fanoutRun struct {
+	took      []time.Duration
+	cpuPerSub float64 // µs of the server's CPU
+	rssPerSub float64 // KiB
+}
+
+// bareFanout starts bench/hello with args, subscribes n readers waiting
+// for jti, sends it one event and returns what it took.
+func bareFanout(ctx context.Context, bin string, n int, jti string, args ...string) (*fanoutRun, error) {
+	h, err := proctest.Launch(ctx, "hello", bin, append([]string{"-addr", "127.0.0.1:0"}, args...)...)
+	if err != nil {
+		return nil, err
+	}
+	defer stop(h)
+	rss0, _ := procMem(h)
+	subs, err := subscribe(ctx, "http://"+h.Addr, n, jti, func(*http.Request) {})
+	if err != nil {
+		return nil, err
+	}
+	defer subs.close()
+	time.Sleep(2 * time.Second)
+	rss1, _ := procMem(h)
+	u0, k0 := cpuTimes(h.Pid())
+	sent := time.Now()
+	res, err := hc.Post("http://"+h.Addr+"/v1/logout?jti="+url.QueryEscape(jti), "", nil)
+	if err != nil {
+		return nil, err
+	}
+	res.Body.Close()
+	took, err := subs.await(sent)
+	if err != nil {
+		return nil, err
+	}
+	u1, k1 := cpuTimes(h.Pid())
+	return &fanoutRun{took: took, cpuPerSub: (u1 - u0 + k1 - k0) * 1e6 / float64(n), rssPerSub: float64(rss1-rss0) / float64(n)}, nil
 }
 
 // subscribers are n raw server-sent event readers of one stream, each
