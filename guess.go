@@ -2,6 +2,8 @@ package latch
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"sync"
 	"time"
 )
@@ -87,7 +89,9 @@ func (g *guessQueues) settled(account string) {
 // lockout of account (a login and the current password of a password
 // change share it, so a stolen session cannot guess unthrottled): a locked
 // account is refused with a RateLimitError before any hashing; a mismatch
-// counts as a failure; a match clears the failures.
+// counts as a failure; a match clears the failures. A refusal of the
+// hasher itself (its queue full under a flood) is a RateLimitError too, and
+// also errHashRefused.
 func (s *Service) guessPassword(ctx context.Context, account, phc, password string) (ok, rehash bool, err error) {
 	ok, err = s.guess(ctx, account, true, func() (bool, error) {
 		if len(password) > MaxPasswordBytes {
@@ -96,9 +100,24 @@ func (s *Service) guessPassword(ctx context.Context, account, phc, password stri
 		var ok bool
 		var err error
 		ok, rehash, err = s.hasher.Compare(ctx, phc, password)
-		return ok, err
+		return ok, hashRefusal(err)
 	})
 	return ok, ok && rehash, err
+}
+
+// errHashRefused marks a RateLimitError of the password hasher (latch is
+// busy hashing) apart from one of an account's lockout, for the audit
+// trail: the first is rate_limited, the second locked. Callers get the
+// same 429 for both.
+var errHashRefused = errors.New("password hashing refused: too many at once")
+
+// hashRefusal marks err as errHashRefused when it is the hasher's
+// RateLimitError; other errors pass as they are.
+func hashRefusal(err error) error {
+	if errors.Is(err, ErrRateLimited) {
+		return fmt.Errorf("%w: %w", errHashRefused, err)
+	}
+	return err
 }
 
 // guess runs check, one guess of a secret of account (its password or a

@@ -107,8 +107,8 @@ func (s *Service) checkCredentials(ctx context.Context, email, password string) 
 		// same for every address, known or not, as the hasher's own
 		// refusal would have been.
 		if err := s.admit.Admit(); err != nil {
-			s.emit(ctx, Event{Kind: EventLogin, Outcome: OutcomeLocked})
-			return nil, err
+			s.emit(ctx, Event{Kind: EventLogin, Outcome: OutcomeRateLimited})
+			return nil, hashRefusal(err)
 		}
 	}
 	norm, err := s.normalizeEmail(email)
@@ -142,6 +142,9 @@ func (s *Service) checkCredentials(ctx context.Context, email, password string) 
 		s.emit(ctx, e)
 	}
 	switch {
+	case errors.Is(err, errHashRefused):
+		failed(OutcomeRateLimited)
+		return nil, err
 	case errors.Is(err, ErrRateLimited):
 		failed(OutcomeLocked)
 		return nil, err

@@ -3,6 +3,7 @@ package latch_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -301,6 +302,89 @@ func (h *admittingHasher) Compare(ctx context.Context, phc, password string) (bo
 	return h.PasswordHasher.Compare(ctx, phc, password)
 }
 
+// refusingHasher admits every login but refuses its comparison, as the
+// hasher does when its queue filled after admission or a slot did not come
+// within its wait, while refuse is set.
+type refusingHasher struct {
+	latch.PasswordHasher
+	refuse atomic.Bool
+}
+
+func (h *refusingHasher) Admit() error { return nil }
+
+func (h *refusingHasher) Compare(ctx context.Context, phc, password string) (bool, bool, error) {
+	if h.refuse.Load() {
+		return false, false, fmt.Errorf("no hashing slot: %w", &latch.RateLimitError{RetryAfter: time.Second})
+	}
+	return h.PasswordHasher.Compare(ctx, phc, password)
+}
+
+// The audit trail tells a refused login's two reasons apart, though both
+// answer 429 with Retry-After: the account locked by its failures is
+// "locked"; latch too busy hashing (the hasher refusing, at admission or
+// at the comparison) is "rate_limited", and counts no failure.
+func TestService_LoginRefusalOutcomes(t *testing.T) {
+	ctx := context.Background()
+	h := &refusingHasher{PasswordHasher: cheapHasher(t)}
+	var mu sync.Mutex
+	var last latch.Event
+	d := newDomain(t, withDeps(func(dp *latch.Deps) {
+		dp.Hasher = h
+		dp.OnEvent = func(_ context.Context, e latch.Event) {
+			if e.Kind == latch.EventLogin {
+				mu.Lock()
+				last = e
+				mu.Unlock()
+			}
+		}
+	}))
+	for _, c := range []struct {
+		name, addr string
+		before     func(addr string) // what happened to the account first
+		refuse     bool
+		want       string
+	}{
+		{"the hasher refuses the comparison", "busy@example.com", func(string) {}, true, latch.OutcomeRateLimited},
+		{"the hasher refuses after four failures", "busy4@example.com", func(addr string) {
+			for range 4 {
+				_, _ = d.Login(ctx, latch.LoginRequest{Email: addr, Password: "wrong-passphrase", Mode: latch.KindSession})
+			}
+		}, true, latch.OutcomeRateLimited},
+		{"the account is locked by its failures", "locked@example.com", func(addr string) {
+			for range 5 {
+				_, _ = d.Login(ctx, latch.LoginRequest{Email: addr, Password: "wrong-passphrase", Mode: latch.KindSession})
+			}
+		}, false, latch.OutcomeLocked},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			const pw = "refusal-passphrase-1"
+			d.signup(t, c.addr, pw)
+			c.before(c.addr)
+			h.refuse.Store(c.refuse)
+			_, err := d.Login(ctx, latch.LoginRequest{Email: c.addr, Password: pw, Mode: latch.KindSession})
+			h.refuse.Store(false)
+			var rl *latch.RateLimitError
+			if !errors.As(err, &rl) || rl.RetryAfter <= 0 {
+				t.Fatalf("login = %v, want a RateLimitError with a Retry-After", err)
+			}
+			mu.Lock()
+			got := last
+			mu.Unlock()
+			if got.Outcome != c.want || got.UserID == "" {
+				t.Errorf("login event %+v, want outcome %q with the account named", got, c.want)
+			}
+			if !c.refuse {
+				return
+			}
+			// The hasher's refusal counted no failure: the right password
+			// logs in once it admits again, even after four wrong ones.
+			if _, err := d.Login(ctx, latch.LoginRequest{Email: c.addr, Password: pw, Mode: latch.KindSession}); err != nil {
+				t.Errorf("login once the hasher admits again = %v", err)
+			}
+		})
+	}
+}
+
 // countingUsers counts the lookups of an account by address.
 type countingUsers struct {
 	latch.UserStore
@@ -360,8 +444,8 @@ func TestService_LoginRefusedBeforeTheAccount(t *testing.T) {
 	}
 	mu.Lock()
 	for _, e := range events {
-		if e.Kind != latch.EventLogin || e.Outcome != latch.OutcomeLocked || e.UserID != "" {
-			t.Errorf("event %+v, want a login locked out with no account named", e)
+		if e.Kind != latch.EventLogin || e.Outcome != latch.OutcomeRateLimited || e.UserID != "" {
+			t.Errorf("event %+v, want a login refused as rate limited (the hasher's refusal, not a lockout) with no account named", e)
 		}
 	}
 	if len(events) != 24 {
