@@ -37,14 +37,22 @@ func (s *Server) revocations(w http.ResponseWriter, r *http.Request) {
 	h.Set("X-Accel-Buffering", "no")
 	w.WriteHeader(200)
 
+	// send writes the frames of revs not sent yet; frame encodes one: the
+	// shared cache for live entries (every follower has the same), afresh
+	// for the replay's (this follower's own copies, which would only push
+	// live frames out of the cache).
 	var last int64
-	send := func(rev *latch.Revocation) error {
-		if rev.Seq <= last {
-			return nil
+	send := func(revs []*latch.Revocation, frame func(*latch.Revocation) []byte) error {
+		for _, rev := range revs {
+			if rev.Seq <= last {
+				continue
+			}
+			last = rev.Seq
+			if _, err := w.Write(frame(rev)); err != nil {
+				return err
+			}
 		}
-		last = rev.Seq
-		_, err := w.Write(s.frames.frame(rev))
-		return err
+		return nil
 	}
 	// A follower that stops reading is cut off once a write has waited
 	// writeGrace or more (up to twice that). The deadline moves only when
@@ -61,14 +69,13 @@ func (s *Server) revocations(w http.ResponseWriter, r *http.Request) {
 		return rc.Flush()
 	}
 	_ = rc.SetWriteDeadline(time.Now().Add(time.Minute)) // the replay may be long
-	for _, rev := range sub.Replay {
-		if send(rev) != nil {
-			return
-		}
+	if send(sub.Replay, encodeFrame) != nil {
+		return
 	}
 	if _, err := fmt.Fprint(w, ": replay done\n\n"); err != nil || flush() != nil {
 		return
 	}
+	live := s.frames.frame
 	tick := time.NewTicker(keepAlive)
 	defer tick.Stop()
 	for {
@@ -93,12 +100,7 @@ func (s *Server) revocations(w http.ResponseWriter, r *http.Request) {
 				continue // taken already, on an earlier wake-up
 			}
 			from := last // entries at or below it were sent by the replay
-			for _, rev := range revs {
-				if send(rev) != nil {
-					return
-				}
-			}
-			if flush() != nil {
+			if send(revs, live) != nil || flush() != nil {
 				return
 			}
 			now := s.Now()
@@ -116,8 +118,8 @@ func (s *Server) revocations(w http.ResponseWriter, r *http.Request) {
 // and not once for each: at 10,000 followers encoding each event for each
 // was a fifth of the fan-out's CPU (BENCHMARKS.md). A frame is found by
 // the revocation it encodes (the broadcast hands every follower the same
-// read-only entry), so a hit is the same entry's frame; a replayed entry is
-// a copy of its own and misses, which costs only its encoding.
+// read-only entry), so a hit is the same entry's frame; another entry with
+// the same Seq (a copy read from the log) misses and is encoded afresh.
 type frameCache struct {
 	slots [64]atomic.Pointer[eventFrame]
 }
@@ -127,15 +129,21 @@ type eventFrame struct {
 	b   []byte // read-only once stored
 }
 
-// frame returns rev's event frame: "id", "event" and "data" lines.
+// frame returns rev's event frame (encodeFrame), from the cache when
+// rev itself was encoded last in its slot.
 func (c *frameCache) frame(rev *latch.Revocation) []byte {
 	slot := &c.slots[uint64(rev.Seq)%uint64(len(c.slots))]
 	if f := slot.Load(); f != nil && f.rev == rev {
 		return f.b
 	}
-	b := fmt.Appendf(nil, "id: %d\nevent: revoke\ndata: %s\n\n", rev.Seq, eventData(rev))
+	b := encodeFrame(rev)
 	slot.Store(&eventFrame{rev: rev, b: b})
 	return b
+}
+
+// encodeFrame is rev's event frame: "id", "event" and "data" lines.
+func encodeFrame(rev *latch.Revocation) []byte {
+	return fmt.Appendf(nil, "id: %d\nevent: revoke\ndata: %s\n\n", rev.Seq, eventData(rev))
 }
 
 // eventData is the JSON of one revocation event (API.md §4).
